@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): type-check and build, then run every test file with node:test
+# through tsx. Files are listed explicitly: on Node 20 a quoted glob or a bare `--test` finds nothing.
+# Fails when the runner reports zero tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run build --silent
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+if [ ${#files[@]} -eq 0 ]; then
+  echo "no test files found under test/" >&2
+  exit 1
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+node --import tsx --test --test-reporter=spec --test-timeout=300000 "$@" "${files[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+tests=$(grep -E '^ℹ tests [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
+if [ "$status" -eq 0 ] && [ "${tests:-0}" -eq 0 ]; then
+  echo "the test runner ran no tests" >&2
+  exit 1
+fi
+exit "$status"

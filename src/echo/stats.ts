@@ -1,0 +1,65 @@
+/**
+ * Per-service echo counters as plain numbers, after userver's `Stats` struct: the connection code
+ * bumps fields, and observable OpenTelemetry instruments read them at collection time. Nothing here
+ * runs per data chunk: byte totals are read from the sockets' own counters when asked.
+ */
+import type { Socket } from 'node:net';
+
+/** Why a connection ended. A small fixed set: it is a metric label. */
+export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
+export class EchoStats {
+  /** Connections accepted (rejected ones included). */
+  opened = 0;
+  /** Connections finished, for any reason. */
+  closed = 0;
+  /** Finished connections by reason. */
+  readonly closeReasons: Record<CloseReason, number> = {
+    eof: 0,
+    reset: 0,
+    timeout: 0,
+    error: 0,
+    shutdown: 0,
+    rejected: 0,
+  };
+  /** Times a connection's write side filled its bound and reading paused until `'drain'`. */
+  backpressurePauses = 0;
+  /** Bytes read from / written to connections that have closed. */
+  closedBytesRead = 0;
+  closedBytesWritten = 0;
+  /** Open connections; their byte counters are summed at collection time. */
+  readonly live = new Set<Socket>();
+  /**
+   * Called once per finished connection with its duration in seconds. The metrics layer replaces
+   * this no-op with a histogram record (once per connection, never per chunk).
+   */
+  recordDuration: (seconds: number) => void = () => {};
+
+  /** Connections open now. */
+  get active(): number {
+    return this.live.size;
+  }
+
+  /** Bytes read from clients so far, open connections included. */
+  bytesRead(): number {
+    let total = this.closedBytesRead;
+    for (const socket of this.live) total += socket.bytesRead;
+    return total;
+  }
+
+  /** Bytes written back so far (handed to the kernel), open connections included. */
+  bytesWritten(): number {
+    let total = this.closedBytesWritten;
+    for (const socket of this.live) total += socket.bytesWritten - socket.writableLength;
+    return total;
+  }
+
+  /** Bytes read but not yet handed to the kernel, over all open connections. */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const socket of this.live) total += socket.writableLength + socket.readableLength;
+    return total;
+  }
+}

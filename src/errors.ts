@@ -1,0 +1,108 @@
+/**
+ * Every error tcp-echo raises on purpose, each with a stable literal `code`
+ * (`ECHO_ERR_<AREA>_<WHAT>`), so callers and tests match on codes, never on messages.
+ */
+
+/** Base of every tcp-echo error: a message a person can act on, plus a machine-readable code. */
+export abstract class EchoError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Where in a config file a problem is: the file and the dotted key path. */
+export interface ConfigLocation {
+  /** The config (or config vars) file the value came from. */
+  readonly file: string;
+  /** Dotted key path, e.g. `components_manager.components.tcp-echo.port`. */
+  readonly keyPath: string;
+}
+
+/** Base of config errors: the message always starts with `file: key.path:`. */
+export abstract class ConfigError extends EchoError {
+  readonly file: string;
+  readonly keyPath: string;
+  constructor(location: ConfigLocation, problem: string, options?: { cause?: unknown }) {
+    super(`${location.file}: ${location.keyPath || '<root>'}: ${problem}`, options);
+    this.file = location.file;
+    this.keyPath = location.keyPath;
+  }
+}
+
+/** The command line is malformed (unknown flag, missing value). */
+export class CliUsageError extends EchoError {
+  readonly code = 'ECHO_ERR_CLI_USAGE';
+}
+
+/** A config or config-vars file is missing or unreadable. */
+export class ConfigFileError extends ConfigError {
+  readonly code = 'ECHO_ERR_CONFIG_FILE';
+}
+
+/** A config file is not valid YAML. */
+export class ConfigSyntaxError extends ConfigError {
+  readonly code = 'ECHO_ERR_CONFIG_SYNTAX';
+}
+
+/** A value has the wrong type, is out of range, or is not one of the allowed values. */
+export class ConfigValueError extends ConfigError {
+  readonly code = 'ECHO_ERR_CONFIG_VALUE';
+}
+
+/** A required key is absent. */
+export class ConfigMissingKeyError extends ConfigError {
+  readonly code = 'ECHO_ERR_CONFIG_MISSING_KEY';
+}
+
+/** A key the schema does not declare (the message suggests the nearest valid key). */
+export class ConfigUnknownKeyError extends ConfigError {
+  readonly code = 'ECHO_ERR_CONFIG_UNKNOWN_KEY';
+}
+
+/** `$name` refers to a config var that no vars file defines and that has no fallback. */
+export class ConfigVarMissingError extends ConfigError {
+  readonly code = 'ECHO_ERR_CONFIG_VAR_MISSING';
+}
+
+/** A component asked for another component that is not loaded. */
+export class ComponentMissingError extends EchoError {
+  readonly code = 'ECHO_ERR_COMPONENT_MISSING';
+}
+
+/** A component failed to start (the cause says why). */
+export class ComponentStartError extends EchoError {
+  readonly code = 'ECHO_ERR_COMPONENT_START';
+}
+
+/** A listener could not bind its address and port. */
+export class ListenError extends EchoError {
+  readonly code = 'ECHO_ERR_LISTEN_BIND';
+}
+
+/** An HTTP route was registered twice. */
+export class HttpRouteConflictError extends EchoError {
+  readonly code = 'ECHO_ERR_HTTP_ROUTE_CONFLICT';
+}
+
+/** An HTTP request was malformed (bad query parameter, bad body): answered with a 4xx. */
+export class HttpBadRequestError extends EchoError {
+  readonly code = 'ECHO_ERR_HTTP_BAD_REQUEST';
+  /** The HTTP status to answer with (400 unless said otherwise). */
+  readonly status: number;
+  constructor(message: string, status = 400) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** A log file could not be opened or written. */
+export class LogSinkError extends EchoError {
+  readonly code = 'ECHO_ERR_LOG_SINK';
+}
+
+/** OpenTelemetry set-up failed (reported, never fatal for the echo). */
+export class TelemetryError extends EchoError {
+  readonly code = 'ECHO_ERR_TELEMETRY';
+}

@@ -1,0 +1,9 @@
+/** Placeholder: replaced by the component's real implementation. */
+import { defineComponent } from '../../components/component.js';
+import { object } from '../../config/schema.js';
+
+export const pingHandlerComponent = defineComponent({
+  name: 'handler-ping',
+  schema: object({ description: 'placeholder', properties: {} }),
+  create: () => ({}),
+});

@@ -1,0 +1,9 @@
+/** Placeholder: replaced by the component's real implementation. */
+import { defineComponent } from '../../components/component.js';
+import { object } from '../../config/schema.js';
+
+export const testsControlComponent = defineComponent({
+  name: 'tests-control',
+  schema: object({ description: 'placeholder', properties: {} }),
+  create: () => ({}),
+});

@@ -1,0 +1,54 @@
+/**
+ * What the echo acceptor asks of tracing, once per connection (never per chunk). The `tracer`
+ * component provides the real implementation; `NOOP_CONNECTION_TRACER` serves when it is not loaded.
+ */
+import type { CloseReason } from '../echo/stats.js';
+import type { Logger } from '../log/logger.js';
+
+/** Facts about an accepted socket, gathered once at accept. */
+export interface ConnectionInfo {
+  /** OS file descriptor, when the platform exposes one. */
+  readonly fd: number | undefined;
+  /** 1-based number of the connection in this process (userver's `sock_<N>`). */
+  readonly number: number;
+  readonly peerAddress: string | undefined;
+  readonly peerPort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** `ipv4` or `ipv6`, per OpenTelemetry's `network.type`. */
+  readonly networkType: 'ipv4' | 'ipv6' | undefined;
+}
+
+/** How a connection ended. */
+export interface ConnectionOutcome {
+  readonly reason: CloseReason;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** The socket error, for reasons `reset` and `error`. */
+  readonly error?: Error;
+}
+
+/** One connection's tracing: its `sock` span, the `send` child, and a logger bound to them. */
+export interface ConnectionTrace {
+  /** Logs through this carry the `sock` span's trace_id and span_id (and the fd). */
+  readonly logger: Logger;
+  /** The write side began (first echoed chunk): opens the `send` child span. Idempotent. */
+  sendStarted(): void;
+  /** The write side is finished (flushed and ended, or the socket closed). Idempotent. */
+  sendEnded(): void;
+  /** The connection is over: sets the closing attributes and status, ends both spans. Idempotent. */
+  end(outcome: ConnectionOutcome): void;
+}
+
+/** Starts a ConnectionTrace per accepted socket. */
+export interface ConnectionTracer {
+  start(info: ConnectionInfo, logger: Logger): ConnectionTrace;
+}
+
+/** Tracing off: the logger passes through unchanged and nothing is recorded. */
+export const NOOP_CONNECTION_TRACER: ConnectionTracer = {
+  start(info, logger) {
+    const bound = info.fd === undefined ? logger : logger.child({ fd: info.fd });
+    return { logger: bound, sendStarted() {}, sendEnded() {}, end() {} };
+  },
+};

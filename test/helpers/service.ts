@@ -1,0 +1,190 @@
+/**
+ * Starts the real tcp-echo (the built `dist/main.js`) as a child process on free loopback ports
+ * with a config written to a temp dir, and waits until both listeners answer.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MAIN = path.join(ROOT, 'dist', 'main.js');
+
+/** A free TCP port on 127.0.0.1 (bound then released; good enough on loopback). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** The `components` of a test config: the shipped shape, on the given ports, logging to stderr. */
+export function baseComponents(echoPort: number, monitorPort: number): Record<string, Record<string, unknown>> {
+  return {
+    logging: { loggers: { default: { file_path: '@stderr', level: 'info', format: 'tskv' } } },
+    'tcp-echo': { port: echoPort, address: '127.0.0.1' },
+    server: { listener: { port: monitorPort, address: '127.0.0.1' } },
+    'handler-server-monitor': { path: '/service/monitor', method: 'GET' },
+    'handler-ping': { path: '/ping', method: 'GET' },
+    'tests-control': { path: '/tests/{action}', method: 'POST' },
+  };
+}
+
+export interface StartOptions {
+  /** Edits the components map before it is written (add options, delete sections). */
+  components?: (components: Record<string, Record<string, unknown>>) => void;
+  /** Extra top-level `components_manager` keys (e.g. graceful_shutdown_interval). */
+  manager?: Record<string, unknown>;
+  /** Environment added to a minimal one (PATH, HOME); OTEL_SDK_DISABLED etc. */
+  env?: Record<string, string>;
+  /** Extra CLI args after `-c file`. */
+  args?: string[];
+  /** Milliseconds to wait for readiness. */
+  readyTimeoutMs?: number;
+}
+
+/** A started service. `stop()` sends SIGTERM and resolves with the exit code. */
+export interface RunningService {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly echoPort: number;
+  readonly monitorPort: number;
+  readonly configFile: string;
+  readonly dir: string;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+  /** Everything the process wrote to stdout so far. */
+  stdout(): string;
+  /** Resolves with the exit code (or signal name) once the process exits. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM (or `signal`), then wait for exit; kills with SIGKILL after `timeoutMs`. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
+  /** `http://127.0.0.1:<monitorPort>` */
+  readonly monitorUrl: string;
+}
+
+/** Writes a config and starts the service; the caller should `t.after(() => service.stop())`. */
+export async function startService(options: StartOptions = {}): Promise<RunningService> {
+  const echoPort = await freePort();
+  const monitorPort = await freePort();
+  const components = baseComponents(echoPort, monitorPort);
+  options.components?.(components);
+  const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-test-'));
+  const configFile = path.join(dir, 'static_config.yaml');
+  writeFileSync(configFile, stringify({ components_manager: { ...options.manager, components } }));
+  const child = spawn(process.execPath, [MAIN, '-c', configFile, ...(options.args ?? [])], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, OTEL_SDK_DISABLED: 'true', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const service: RunningService = {
+    child,
+    pid: child.pid!,
+    echoPort,
+    monitorPort,
+    configFile,
+    dir,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    exited,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  try {
+    await waitReady(service, options.readyTimeoutMs ?? 15_000);
+  } catch (error) {
+    await service.stop('SIGKILL');
+    throw new Error(`service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`);
+  }
+  return service;
+}
+
+async function waitReady(service: RunningService, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | string | undefined;
+  void service.exited.then((code) => (exitCode = code));
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`exited with ${exitCode}`);
+    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms`);
+    if ((await canConnect(service.echoPort)) && (await pingOk(service.monitorUrl))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function pingOk(base: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${base}/ping`);
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs the CLI to completion (for config errors, --help, --print-config-schema) and returns its
+ * exit code and output. Killed after `timeoutMs`.
+ */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', OTEL_SDK_DISABLED: 'true', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 10_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
+  return { code: code ?? signal ?? -1, stdout, stderr };
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+export function rssBytes(pid: number): number {
+  // VmRSS is in kB.
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Number of open file descriptors of a process, from /proc. */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
