@@ -12,8 +12,8 @@ import { tracerComponent } from './telemetry/tracer-component.js';
 
 process.exitCode = await daemonMain(process.argv.slice(2), [
   loggingComponent,
-  tracerComponent,
   statisticsStorageComponent,
+  tracerComponent,
   serverComponent,
   pingHandlerComponent,
   serverMonitorHandlerComponent,

@@ -5,12 +5,12 @@
  */
 import type { AnySchema, Infer } from '../config/schema.js';
 
-/** A running part of the service. Both hooks are optional; `stop()` must be safe to call twice. */
+/** A running part of the service. `stop()` must be safe to call twice. */
 export interface Component {
   /** Begin work (listen, open files). Called in list order after every component is constructed. */
-  start?(): Promise<void> | void;
+  start(): Promise<void> | void;
   /** Release everything. Called in reverse list order; bounded in time. */
-  stop?(): Promise<void> | void;
+  stop(): Promise<void> | void;
 }
 
 /** How the service as a whole is doing; components read it (e.g. `/ping` answers 500 once stopping). */

@@ -5,5 +5,5 @@ import { object } from '../config/schema.js';
 export const echoComponent = defineComponent({
   name: 'tcp-echo',
   schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({}),
+  create: () => ({ start() {}, stop() {} }),
 });

@@ -5,5 +5,5 @@ import { object } from '../config/schema.js';
 export const loggingComponent = defineComponent({
   name: 'logging',
   schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({}),
+  create: () => ({ start() {}, stop() {} }),
 });

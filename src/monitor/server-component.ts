@@ -5,5 +5,5 @@ import { object } from '../config/schema.js';
 export const serverComponent = defineComponent({
   name: 'server',
   schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({}),
+  create: () => ({ start() {}, stop() {} }),
 });

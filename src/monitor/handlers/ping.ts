@@ -5,5 +5,5 @@ import { object } from '../../config/schema.js';
 export const pingHandlerComponent = defineComponent({
   name: 'handler-ping',
   schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({}),
+  create: () => ({ start() {}, stop() {} }),
 });

@@ -5,5 +5,5 @@ import { object } from '../../config/schema.js';
 export const serverMonitorHandlerComponent = defineComponent({
   name: 'handler-server-monitor',
   schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({}),
+  create: () => ({ start() {}, stop() {} }),
 });

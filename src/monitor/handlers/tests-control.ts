@@ -5,5 +5,5 @@ import { object } from '../../config/schema.js';
 export const testsControlComponent = defineComponent({
   name: 'tests-control',
   schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({}),
+  create: () => ({ start() {}, stop() {} }),
 });
