@@ -4,6 +4,8 @@
 # Fails when the runner reports zero tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Prometheus/promtool and docker-compose are real components of the tests; installs them if missing.
+bash scripts/install-system-deps.sh
 npm run build --silent
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ ${#files[@]} -eq 0 ]; then
