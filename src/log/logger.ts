@@ -1,9 +1,16 @@
 /**
- * The logger API every module uses. The `logging` component decides where lines go and in which
- * format; until it starts, lines go to stderr in tskv at level info.
+ * The logger API every module uses: `getLogger(module)` from `./index.js` returns a `Logger`;
+ * `logger.child({ trace_id, span_id, fd })` binds fields once. The `logging` component decides
+ * where lines go and in which format; until it starts, lines go to stderr in tskv at level info.
  *
- * Implementation lives in this folder (see log/README in the architecture doc): disabled levels
- * are no-op functions chosen when the level is set, and a line is built from precomputed parts.
+ * Implementation (this folder): `logger-registry.ts` (level methods chosen when the level is set:
+ * disabled levels are a shared no-op, never a comparison per call), `tskv.ts` and `json-line.ts`
+ * (pure encoders: a line is one concatenation of precomputed parts), `queued-sink.ts` (bounded,
+ * never-blocking queue; drops and counts past the bound), `sink-target.ts` (stderr, stdout, null,
+ * files reopened on SIGUSR1), `logging-component.ts` (the `logging` config section).
+ *
+ * Call the level methods on the logger (`log.info(...)`): a detached method (`const { info } = log`)
+ * still logs, but through the module's logger, without a child's bound fields.
  */
 
 /** userver's levels, lowest first; `none` turns logging off. */

@@ -1,9 +1,194 @@
-/** Placeholder: replaced by the component's real implementation. */
-import { defineComponent } from '../components/component.js';
-import { object } from '../config/schema.js';
+/**
+ * The `logging` component (userver's `components::Logging`): where lines go, in which format, at
+ * which level. Section shape as in userver:
+ *
+ * ```yaml
+ * logging:
+ *   loggers:
+ *     default: { file_path: '@stderr', level: info, format: tskv, overflow_behavior: discard, message_queue_size: 65536 }
+ * ```
+ *
+ * Only the `default` logger is written. Other named loggers (userver services often configure
+ * `access`, `opentracing`, ...) are validated with the same schema and reported as unused at start,
+ * so a userver config loads unchanged and nobody waits for a file that never appears.
+ *
+ * The component is first in the list: it configures every logger (those created at module load
+ * included) before any other component starts, and on stop it flushes (bounded) and switches
+ * back to the start-up configuration (stderr, tskv, info), so the last lines still appear.
+ */
+import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
+import { integer, object, optional, string, type Infer } from '../config/schema.js';
+import { ConfigValueError } from '../errors.js';
+import { getLogger, registry } from './index.js';
+import { LOG_FORMATS } from './line-encoder.js';
+import { LOG_LEVELS } from './logger.js';
+import { DEFAULT_QUEUE_CHARS, DEFAULT_QUEUE_LINES } from './logger-registry.js';
+import { QueuedSink } from './queued-sink.js';
+import { isSpecialSink, openSinkTarget } from './sink-target.js';
 
+const SECTION_PATH = 'components_manager.components.logging';
+
+/** How long stop() waits for queued lines to be written before dropping (and counting) the rest. */
+export const STOP_FLUSH_TIMEOUT_MS = 2000;
+
+const loggerSchema = object({
+  description: 'one logger (userver shape)',
+  properties: {
+    file_path: string({
+      description:
+        "where lines go: '@stderr', '@stdout', '@null' (discard), or a file path (appended to, created if " +
+        'absent; its directory must exist; reopened on SIGUSR1 for logrotate)',
+      default: '@stderr',
+    }),
+    level: string({
+      description: "lowest level written: trace, debug, info, warning, error, critical, or none (nothing)",
+      default: 'info',
+      enum: LOG_LEVELS,
+    }),
+    format: string({
+      description: "line format: 'tskv' (userver's tab-separated key=value) or 'json' (one object per line)",
+      default: 'tskv',
+      enum: LOG_FORMATS,
+    }),
+    overflow_behavior: string({
+      description:
+        "what happens when message_queue_size lines are waiting: 'discard' drops new lines and counts them; " +
+        "userver's 'block' is rejected because it would stall the event loop",
+      default: 'discard',
+      enum: ['discard', 'block'],
+    }),
+    message_queue_size: integer({
+      description:
+        'lines that may wait to be written (queued or being written); past it new lines are dropped. ' +
+        `Independently at most ${DEFAULT_QUEUE_CHARS / 1024 / 1024} Mi characters wait.`,
+      default: DEFAULT_QUEUE_LINES,
+      minimum: 1,
+      maximum: 16_777_216,
+    }),
+  },
+});
+
+/** The `logging` section's schema. */
+export const loggingSchema = object({
+  description: "logging: the 'default' logger's destination, level, format and queue",
+  properties: {
+    'fs-task-processor': optional(
+      string({ description: "userver's task processor for file I/O; accepted for compatibility and ignored" }),
+    ),
+    loggers: object({
+      description:
+        "loggers by name; only 'default' is written, others are validated and reported as unused at start",
+      properties: {
+        default: { ...loggerSchema, description: 'the logger every module of tcp-echo writes to' } as typeof loggerSchema,
+      },
+      additionalProperties: loggerSchema,
+    }),
+  },
+});
+
+/** The validated `logging` section. */
+export type LoggingConfig = Infer<typeof loggingSchema>;
+/** One validated logger. */
+export type LoggerConfig = Infer<typeof loggerSchema>;
+
+const log = getLogger('logging');
+
+/**
+ * The running component's SIGUSR1 action. The listener itself is installed once and never removed:
+ * with no listener, Node 20 leaves SIGUSR1 at its default action and a logrotate `postrotate`
+ * signal arriving after stop() (or between two runs in one process) would kill the process.
+ */
+let onReopen: (() => void) | undefined;
+let reopenListenerInstalled = false;
+
+function installReopenListener(): void {
+  if (reopenListenerInstalled) return;
+  reopenListenerInstalled = true;
+  process.on('SIGUSR1', () => onReopen?.());
+}
+
+class LoggingComponent implements Component {
+  private sink: QueuedSink | undefined;
+  private stopped = false;
+  private reopening: Promise<void> = Promise.resolve();
+  private readonly logger: LoggerConfig;
+  private readonly unused: readonly string[];
+
+  constructor(
+    config: LoggingConfig,
+    private readonly context: ComponentContext,
+  ) {
+    this.logger = config.loggers.default;
+    this.unused = Object.keys(config.loggers).filter((name) => name !== 'default');
+    if (this.logger.overflow_behavior === 'block') {
+      throw new ConfigValueError(
+        { file: context.configFile, keyPath: `${SECTION_PATH}.loggers.default.overflow_behavior` },
+        "'block' is not supported: a Node.js process has one event loop, so waiting for a slow log " +
+          "destination would stall every connection; use 'discard' (lines past message_queue_size are " +
+          'dropped and counted) and raise message_queue_size if needed',
+      );
+    }
+  }
+
+  async start(): Promise<void> {
+    const { file_path: filePath, level, format, message_queue_size: maxLines } = this.logger;
+    const target = await openSinkTarget(filePath, this.context.configFile);
+    this.sink = new QueuedSink(target, {
+      maxLines,
+      maxChars: DEFAULT_QUEUE_CHARS,
+      counters: registry.counters,
+      onError: (error) =>
+        // To stderr directly: the failing destination cannot carry news of its own failure.
+        registry.emitFallback('error', 'logging', `cannot write log lines to ${target.name}: lines are lost`, {
+          error: error.code ?? error.message,
+        }),
+    });
+    // The previous (start-up) sink keeps draining what it already holds.
+    registry.configure({ level, format, sink: this.sink });
+    installReopenListener();
+    onReopen = this.onReopenSignal;
+    for (const name of this.unused) {
+      log.warning(`logger '${name}' is configured but unused: only 'default' is written`, {
+        key: `${SECTION_PATH}.loggers.${name}`,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (onReopen === this.onReopenSignal) onReopen = undefined;
+    const sink = this.sink;
+    if (sink === undefined) return;
+    if (registry.current().sink === sink) {
+      // Lines logged while flushing still go to this sink, in order; then back to stderr.
+      await sink.flush(STOP_FLUSH_TIMEOUT_MS);
+      registry.reset();
+    }
+    await this.reopening;
+    await sink.close(0);
+  }
+
+  /** SIGUSR1: logrotate moved the file; open the path again (serialised, never throws). */
+  private readonly onReopenSignal = (): void => {
+    const sink = this.sink;
+    if (sink === undefined || this.stopped) return;
+    this.reopening = this.reopening.then(() =>
+      sink.reopen().then(
+        () => {
+          // The standard streams have nothing to reopen; say so only for files.
+          if (!isSpecialSink(sink.target.name)) log.info('SIGUSR1: log file reopened', { file_path: sink.target.name });
+        },
+        (error: unknown) =>
+          log.error(`SIGUSR1: ${error instanceof Error ? error.message : String(error)}; still writing to the old file`),
+      ),
+    );
+  };
+}
+
+/** The `logging` component: configures every logger of the process from its section. */
 export const loggingComponent = defineComponent({
   name: 'logging',
-  schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({ start() {}, stop() {} }),
+  schema: loggingSchema,
+  create: (config, context) => new LoggingComponent(config, context),
 });

@@ -1,0 +1,228 @@
+/**
+ * The loggers of a process and the one configuration they share (level, format, sink).
+ *
+ * Speed: a logger's level methods are chosen when the level is set — a disabled level is a shared
+ * no-op function, an enabled one writes — so a call never compares levels (pino's `lib/levels.js`).
+ * Module loggers are few and live forever, so the registry keeps them and re-assigns their methods
+ * on every level change. Child loggers (one per connection) are *not* kept: a child is
+ * `Object.create(parent)` with its own precomputed field parts, so it finds the level methods
+ * through its prototype chain and follows level changes for free, and it is garbage once its
+ * connection is gone.
+ */
+import { jsonEncoder } from './json-line.js';
+import type { LineEncoder, LineLevel, LogFormat } from './line-encoder.js';
+import { LOG_LEVELS, type LogFields, type LogLevel, type LogMethod, type Logger } from './logger.js';
+import { QueuedSink, type SinkCounters } from './queued-sink.js';
+import { stderrTarget } from './sink-target.js';
+import { logTimestamp } from './timestamp.js';
+import { tskvEncoder } from './tskv.js';
+
+/** Levels that produce lines, lowest first. */
+export const LINE_LEVELS = LOG_LEVELS.filter((l): l is LineLevel => l !== 'none');
+
+const LEVEL_RANK: Readonly<Record<LogLevel, number>> = {
+  trace: 0,
+  debug: 1,
+  info: 2,
+  warning: 3,
+  error: 4,
+  critical: 5,
+  none: 6,
+};
+
+/** Encoders by index; a logger keeps its precomputed parts at the same indexes. */
+const ENCODERS: readonly LineEncoder[] = [tskvEncoder, jsonEncoder];
+const FORMAT_INDEX: Readonly<Record<LogFormat, number>> = { tskv: 0, json: 1 };
+
+/** Default queue bound (userver's `message_queue_size` default). */
+export const DEFAULT_QUEUE_LINES = 65_536;
+/** Characters queued at most, whatever the line count: 64 Mi characters. */
+export const DEFAULT_QUEUE_CHARS = 64 * 1024 * 1024;
+
+/** What the logging subsystem has done since the process started. */
+export interface LogStats {
+  /** Lines a destination accepted completely. */
+  readonly written: number;
+  /** Lines discarded because the queue was full (`overflow_behavior: discard`) or left at shutdown. */
+  readonly dropped: number;
+  /** Lines lost because the destination failed (e.g. EPIPE, ENOSPC) or could not be formatted. */
+  readonly failed: number;
+  /** Lines waiting in the queue or being written now. */
+  readonly queued: number;
+  /** Lines produced per level (before the queue: written + dropped + failed + queued, summed). */
+  readonly byLevel: Readonly<Record<LineLevel, number>>;
+}
+
+const noop: LogMethod = () => {};
+
+/** A logger node: a module's root, or (through `Object.create`) a child of one. */
+class LoggerNode implements Logger {
+  declare trace: LogMethod;
+  declare debug: LogMethod;
+  declare info: LogMethod;
+  declare warning: LogMethod;
+  declare error: LogMethod;
+  declare critical: LogMethod;
+  /** Module part per encoder index. */
+  declare moduleParts: readonly string[];
+  /** Bound-fields part per encoder index (`''` for a root). */
+  declare boundParts: readonly string[];
+  declare registry: LoggerRegistry;
+
+  child(fields: LogFields): Logger {
+    const node = Object.create(this) as LoggerNode;
+    // Formatted once here, for every format: a child is made once per connection, lines are many.
+    node.boundParts = ENCODERS.map((encoder, i) => (this.boundParts[i] as string) + encoder.fieldsPart(fields));
+    return node;
+  }
+
+  isEnabled(level: LogLevel): boolean {
+    return this.registry.isEnabled(level);
+  }
+}
+
+/** The writing methods of one module's root, made once; assigned or replaced by no-ops on level changes. */
+type LevelMethods = Record<LineLevel, LogMethod>;
+
+/** Options for a registry; the process has one (see `index.ts`), tests make their own. */
+export interface LoggerRegistryOptions {
+  /** The sink used before `configure()` and after `reset()`; by default a queue in front of stderr. */
+  readonly defaultSink?: () => QueuedSink;
+}
+
+/** The process's loggers and their shared configuration. */
+export class LoggerRegistry {
+  private level: LogLevel = 'info';
+  private formatIndex = 0;
+  private sink: QueuedSink | undefined;
+  private defaultSinkInstance: QueuedSink | undefined;
+  private readonly makeDefaultSink: () => QueuedSink;
+  private readonly roots = new Map<string, { node: LoggerNode; methods: LevelMethods }>();
+  /** Shared by every sink this registry creates, so totals survive sink swaps. */
+  readonly counters: SinkCounters = { written: 0, dropped: 0, failed: 0 };
+  private readonly byLevel: Record<LineLevel, number> = {
+    trace: 0,
+    debug: 0,
+    info: 0,
+    warning: 0,
+    error: 0,
+    critical: 0,
+  };
+
+  constructor(options: LoggerRegistryOptions = {}) {
+    this.makeDefaultSink =
+      options.defaultSink ??
+      (() => new QueuedSink(stderrTarget(), { maxLines: DEFAULT_QUEUE_LINES, maxChars: DEFAULT_QUEUE_CHARS, counters: this.counters }));
+  }
+
+  /** The logger of `module` (one per module name; cheap to call again). */
+  getLogger(module: string): Logger {
+    const existing = this.roots.get(module);
+    if (existing) return existing.node;
+    const node = new LoggerNode();
+    node.registry = this;
+    node.moduleParts = ENCODERS.map((encoder) => encoder.modulePart(module));
+    node.boundParts = ENCODERS.map(() => '');
+    const methods = {} as LevelMethods;
+    for (const level of LINE_LEVELS) {
+      // `this` is the node the method was called on (a child inherits it); a detached call
+      // (`const { info } = log`) still logs, through the module's root.
+      methods[level] = function (this: unknown, text: string, fields?: LogFields) {
+        node.registry.emit(this instanceof LoggerNode ? this : node, level, text, fields);
+      };
+    }
+    this.roots.set(module, { node, methods });
+    this.assign(node, methods);
+    return node;
+  }
+
+  /** True when lines of `level` are written at the current level. */
+  isEnabled(level: LogLevel): boolean {
+    return level !== 'none' && this.level !== 'none' && LEVEL_RANK[level] >= LEVEL_RANK[this.level];
+  }
+
+  /** The current level, format and sink. */
+  current(): { level: LogLevel; format: LogFormat; sink: QueuedSink } {
+    return { level: this.level, format: (ENCODERS[this.formatIndex] as LineEncoder).format, sink: this.currentSink() };
+  }
+
+  /**
+   * Switches every logger (existing ones included) to `level`, `format` and `sink`. Returns the
+   * sink that was in use, for the caller to flush and close (unless it is the default one).
+   */
+  configure(settings: { level: LogLevel; format: LogFormat; sink: QueuedSink }): QueuedSink {
+    const previous = this.currentSink();
+    this.sink = settings.sink;
+    this.formatIndex = FORMAT_INDEX[settings.format];
+    this.setLevel(settings.level);
+    return previous;
+  }
+
+  /** Back to the start-up configuration: stderr, tskv, info. Returns the sink that was in use. */
+  reset(): QueuedSink {
+    return this.configure({ level: 'info', format: 'tskv', sink: this.defaultSink() });
+  }
+
+  /** Changes the level of every logger, existing ones included. */
+  setLevel(level: LogLevel): void {
+    this.level = level;
+    for (const { node, methods } of this.roots.values()) this.assign(node, methods);
+  }
+
+  /** The sink used before configuration (created on first use). */
+  defaultSink(): QueuedSink {
+    return (this.defaultSinkInstance ??= this.makeDefaultSink());
+  }
+
+  /** Counters for metrics, read at collection time. */
+  stats(): LogStats {
+    return {
+      written: this.counters.written,
+      dropped: this.counters.dropped,
+      failed: this.counters.failed,
+      queued: this.currentSink().queuedLines,
+      byLevel: { ...this.byLevel },
+    };
+  }
+
+  /** Formats and queues one line. Never throws: a logging call must not break its caller. */
+  emit(node: LoggerNode, level: LineLevel, text: string, fields: LogFields | undefined): void {
+    this.byLevel[level]++;
+    try {
+      const i = this.formatIndex;
+      const line = (ENCODERS[i] as LineEncoder).line(
+        logTimestamp(),
+        level,
+        node.moduleParts[i] as string,
+        typeof text === 'string' ? text : String(text),
+        node.boundParts[i] as string,
+        fields,
+      );
+      this.currentSink().push(line);
+    } catch {
+      // E.g. a field whose toString throws (possible from untyped callers).
+      this.counters.failed++;
+    }
+  }
+
+  /**
+   * Writes one tskv line to the start-up sink (stderr) whatever the configuration: for news about
+   * the configured destination itself (it failing), which cannot travel through it.
+   */
+  emitFallback(level: LineLevel, module: string, text: string, fields?: LogFields): void {
+    this.byLevel[level]++;
+    try {
+      this.defaultSink().push(tskvEncoder.line(logTimestamp(), level, tskvEncoder.modulePart(module), text, '', fields));
+    } catch {
+      this.counters.failed++;
+    }
+  }
+
+  private currentSink(): QueuedSink {
+    return this.sink ?? this.defaultSink();
+  }
+
+  private assign(node: LoggerNode, methods: LevelMethods): void {
+    for (const level of LINE_LEVELS) node[level] = this.isEnabled(level) ? methods[level] : noop;
+  }
+}

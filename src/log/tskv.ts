@@ -1,0 +1,84 @@
+/**
+ * The tskv line encoder, in userver's format:
+ * `tskv\ttimestamp=<ts>\tlevel=<LEVEL>\tmodule=<module>\ttext=<text>\t<key>=<value>...\n`.
+ *
+ * Escaping follows userver's `utils::encoding::EncodeTskv` (`userver/utils/encoding/tskv.hpp`):
+ * in values, TAB, CR, LF, NUL and `\` become `\t`, `\r`, `\n`, `\0` and `\\`; everything else
+ * (`=` included) is written as it is. Keys of extra fields use userver's logging key mode
+ * (`kKeyReplacePeriod`): the same escapes, plus `=` → `\=`, `.` → `_` (Elastic cannot index dots
+ * in keys) and ASCII capitals lowered.
+ */
+import type { LineEncoder } from './line-encoder.js';
+import type { LogFields } from './logger.js';
+
+// A value needs escaping only if it contains one of these (userver's fast-path test).
+const VALUE_SPECIAL = /[\t\r\n\0\\]/;
+const VALUE_SPECIAL_ALL = /[\t\r\n\0\\]/g;
+const KEY_SPECIAL = /[\t\r\n\0\\.=A-Z]/;
+const KEY_SPECIAL_ALL = /[\t\r\n\0\\.=A-Z]/g;
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  '\t': '\\t',
+  '\r': '\\r',
+  '\n': '\\n',
+  '\0': '\\0',
+  '\\': '\\\\',
+};
+
+function escapeValueChar(ch: string): string {
+  return ESCAPES[ch] as string;
+}
+
+function escapeKeyChar(ch: string): string {
+  if (ch === '.') return '_';
+  if (ch === '=') return '\\=';
+  return ESCAPES[ch] ?? ch.toLowerCase();
+}
+
+/** A tskv value escaped as userver does (TAB, CR, LF, NUL, backslash). */
+export function escapeTskvValue(value: string): string {
+  return VALUE_SPECIAL.test(value) ? value.replace(VALUE_SPECIAL_ALL, escapeValueChar) : value;
+}
+
+/** A tskv key of an extra field escaped as userver's logger does (value escapes, `=`, `.` → `_`, lower case). */
+export function escapeTskvKey(key: string): string {
+  return KEY_SPECIAL.test(key) ? key.replace(KEY_SPECIAL_ALL, escapeKeyChar) : key;
+}
+
+/** `\tkey=value` for every defined field, escaped; `''` for none. */
+export function tskvFields(fields: LogFields | undefined): string {
+  if (fields === undefined) return '';
+  let out = '';
+  for (const key in fields) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    out += '\t' + escapeTskvKey(key) + '=' + (typeof value === 'string' ? escapeTskvValue(value) : String(value));
+  }
+  return out;
+}
+
+/** userver's level names as tskv writes them, with the separators around them precomputed. */
+const LEVEL_PARTS = {
+  trace: '\tlevel=TRACE\tmodule=',
+  debug: '\tlevel=DEBUG\tmodule=',
+  info: '\tlevel=INFO\tmodule=',
+  warning: '\tlevel=WARNING\tmodule=',
+  error: '\tlevel=ERROR\tmodule=',
+  critical: '\tlevel=CRITICAL\tmodule=',
+} as const;
+
+/** The tskv encoder: module and bound fields are encoded once per logger, the rest per line. */
+export const tskvEncoder: LineEncoder = {
+  format: 'tskv',
+  modulePart: (module) => escapeTskvValue(module) + '\ttext=',
+  fieldsPart: tskvFields,
+  line: (timestamp, level, modulePart, text, boundPart, fields) =>
+    'tskv\ttimestamp=' +
+    timestamp +
+    LEVEL_PARTS[level] +
+    modulePart +
+    escapeTskvValue(text) +
+    boundPart +
+    (fields === undefined ? '' : tskvFields(fields)) +
+    '\n',
+};
