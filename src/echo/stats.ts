@@ -49,10 +49,10 @@ export class EchoStats {
     return total;
   }
 
-  /** Bytes written back so far (handed to the kernel), open connections included. */
+  /** Bytes written back so far (handed to the kernel, see `bytesSent`), open connections included. */
   bytesWritten(): number {
     let total = this.closedBytesWritten;
-    for (const socket of this.live) total += socket.bytesWritten - socket.writableLength;
+    for (const socket of this.live) total += bytesSent(socket);
     return total;
   }
 
@@ -62,4 +62,17 @@ export class EchoStats {
     for (const socket of this.live) total += socket.writableLength + socket.readableLength;
     return total;
   }
+}
+
+/**
+ * Bytes of `socket` the kernel has accepted: writes whose completion callback ran. Node's
+ * `socket.bytesWritten` also counts bytes still queued in the stream (`writableLength` counts the
+ * queued and the in-flight ones), so the difference is what actually left the process. One caveat:
+ * a write still in flight when the socket is destroyed completes as cancelled, and Node then counts
+ * it as done, so a connection closed by a reset or a forced close may over-count by that one write.
+ */
+export function bytesSent(socket: Socket): number {
+  // `bytesWritten` is undefined (despite its type) once the stream has no write state.
+  const written = (socket.bytesWritten as number | undefined) ?? 0;
+  return Math.max(0, written - socket.writableLength);
 }

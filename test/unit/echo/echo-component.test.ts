@@ -1,0 +1,413 @@
+/**
+ * The tcp-echo component in-process, on real loopback sockets: schema, listen errors, the counters
+ * and the tracing calls of one connection, close reasons, limits, and the shutdown drain.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test, type TestContext } from 'node:test';
+import type { Component, ComponentContext } from '../../../src/components/component.js';
+import { validate } from '../../../src/config/schema.js';
+import { echoComponent, echoSchema, type EchoComponent } from '../../../src/echo/echo-component.js';
+import { ConfigMissingKeyError, ConfigUnknownKeyError, ConfigValueError, ListenError } from '../../../src/errors.js';
+import type { Logger } from '../../../src/log/logger.js';
+import type {
+  ConnectionInfo,
+  ConnectionOutcome,
+  ConnectionTracer,
+} from '../../../src/telemetry/connection-trace.js';
+import {
+  collect,
+  connect,
+  NonReader,
+  ping,
+  randomData,
+  roundTrip,
+  serverClosed,
+  sleep,
+  writeChunked,
+} from '../../helpers/echo-client.js';
+
+const AT = { file: 'static_config.yaml', keyPath: 'components_manager.components.tcp-echo' };
+
+/** What the fake tracer saw, per connection, in order. */
+interface TraceRecord {
+  info: ConnectionInfo;
+  events: string[];
+  outcome?: ConnectionOutcome;
+}
+
+const silent: Logger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warning() {},
+  error() {},
+  critical() {},
+  child: () => silent,
+  isEnabled: () => false,
+};
+
+function recordingTracer(records: TraceRecord[]): ConnectionTracer {
+  return {
+    start(info) {
+      const record: TraceRecord = { info, events: [] };
+      records.push(record);
+      return {
+        logger: silent,
+        sendStarted: () => void record.events.push('sendStarted'),
+        sendEnded: () => void record.events.push('sendEnded'),
+        end: (outcome) => {
+          record.events.push('end');
+          record.outcome = outcome;
+        },
+      };
+    },
+  };
+}
+
+interface Harness {
+  echo: EchoComponent;
+  port: number;
+  traces: TraceRecord[];
+  durations: number[];
+  beginShutdown(): void;
+}
+
+/** Starts the component on a free loopback port with `section` merged into the config. */
+async function startEcho(
+  t: TestContext,
+  section: Record<string, unknown> = {},
+  manager: { gracefulShutdownIntervalMs?: number } = {},
+  connectionTracer?: ConnectionTracer,
+): Promise<Harness> {
+  const traces: TraceRecord[] = [];
+  const durations: number[] = [];
+  const stoppingListeners: Array<() => void> = [];
+  const tracer = { connections: connectionTracer ?? recordingTracer(traces), start() {}, stop() {} };
+  const storage = {
+    start() {},
+    stop() {},
+    registerEchoStats(stats: { recordDuration: (s: number) => void }) {
+      stats.recordDuration = (seconds) => void durations.push(seconds);
+    },
+  };
+  const context: ComponentContext = {
+    configFile: AT.file,
+    manager: { gracefulShutdownIntervalMs: manager.gracefulShutdownIntervalMs ?? 0, mainWorkerThreads: undefined },
+    lifecycle: { stopping: false, onStopping: (listener) => void stoppingListeners.push(listener) },
+    find: () => {
+      throw new Error('find() is not used by tcp-echo');
+    },
+    findOptional: <T extends Component>(name: string) =>
+      (name === 'tracer' ? tracer : name === 'statistics-storage' ? storage : undefined) as T | undefined,
+  };
+  const config = validate(echoSchema, { port: 0, address: '127.0.0.1', ...section }, AT);
+  const echo = echoComponent.create(config, context) as EchoComponent;
+  await echo.start();
+  t.after(() => echo.stop());
+  return {
+    echo,
+    port: echo.port!,
+    traces,
+    durations,
+    beginShutdown: () => stoppingListeners.forEach((listener) => listener()),
+  };
+}
+
+/** Polls `condition` every 10 ms for at most `timeoutMs`. */
+async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('schema: defaults as in userver, sizes and durations converted', () => {
+  const config = validate(echoSchema, { port: 8181 }, AT);
+  assert.deepEqual(config, {
+    port: 8181,
+    address: '::',
+    backlog: 1024,
+    no_delay: true,
+    buffer_size: 65536,
+    max_connections: 0,
+    idle_timeout: 0,
+  });
+  const custom = validate(
+    echoSchema,
+    {
+      port: 1,
+      buffer_size: '1MiB',
+      idle_timeout: '30s',
+      graceful_shutdown_interval: '2s',
+      task_processor: 'main-task-processor',
+      sockets_task_processor: 'main-task-processor',
+    },
+    AT,
+  );
+  assert.equal(custom.buffer_size, 1024 * 1024);
+  assert.equal(custom.idle_timeout, 30_000);
+  assert.equal(custom.graceful_shutdown_interval, 2000);
+});
+
+test('schema: errors name the key path, the value and what is allowed', () => {
+  assert.throws(() => validate(echoSchema, {}, AT), (error: unknown) => {
+    assert.ok(error instanceof ConfigMissingKeyError);
+    assert.match(error.message, /^static_config\.yaml: components_manager\.components\.tcp-echo\.port: required key/);
+    return true;
+  });
+  assert.throws(() => validate(echoSchema, { port: 70000 }, AT), (error: unknown) => {
+    assert.ok(error instanceof ConfigValueError);
+    assert.match(error.message, /tcp-echo\.port: 70000 is out of range: expected an integer from 0 to 65535/);
+    return true;
+  });
+  assert.throws(() => validate(echoSchema, { port: 1, buffer_sise: '1MiB' }, AT), (error: unknown) => {
+    assert.ok(error instanceof ConfigUnknownKeyError);
+    assert.match(error.message, /tcp-echo\.buffer_sise: unknown key; did you mean 'buffer_size'\?/);
+    return true;
+  });
+  assert.throws(() => validate(echoSchema, { port: 1, buffer_size: 100 }, AT), /buffer_size: 100 is out of range/);
+  assert.throws(() => validate(echoSchema, { port: 1, idle_timeout: '5 parsecs' }, AT), /idle_timeout: "5 parsecs" is not valid/);
+});
+
+test('a port in use fails start with a ListenError naming component, address, port and OS reason', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const { port } = blocker.address() as net.AddressInfo;
+  await assert.rejects(startEcho(t, { port }), (error: unknown) => {
+    assert.ok(error instanceof ListenError);
+    assert.equal(error.code, 'ECHO_ERR_LISTEN_BIND');
+    assert.equal(error.message, `tcp-echo: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)`);
+    return true;
+  });
+});
+
+test('one connection: byte-identical echo, counters, duration and tracing calls once each', async (t) => {
+  const { echo, port, traces, durations } = await startEcho(t);
+  const data = randomData(300_000);
+  await roundTrip(port, data, [1, 7, 1460, 65536, 100_000]);
+  await until(() => echo.stats.closed === 1, 'the close to be counted');
+  const stats = echo.stats;
+  assert.equal(stats.opened, 1);
+  assert.equal(stats.active, 0);
+  assert.equal(stats.closeReasons.eof, 1);
+  assert.equal(stats.bytesRead(), data.length);
+  assert.equal(stats.bytesWritten(), data.length);
+  assert.equal(durations.length, 1);
+  assert.ok(durations[0]! >= 0 && durations[0]! < 30);
+  assert.equal(traces.length, 1);
+  const [trace] = traces;
+  assert.equal(trace!.info.number, 1);
+  assert.equal(trace!.info.peerAddress, '127.0.0.1');
+  assert.equal(trace!.info.localPort, port);
+  assert.equal(trace!.info.networkType, 'ipv4');
+  assert.ok(Number.isInteger(trace!.info.fd) && trace!.info.fd! > 2, `fd ${trace!.info.fd}`);
+  assert.deepEqual(trace!.events.slice(0, 1), ['sendStarted']);
+  assert.equal(trace!.events.at(-1), 'end');
+  assert.equal(trace!.events.filter((e) => e === 'end').length, 1);
+  assert.deepEqual(trace!.outcome, { reason: 'eof', bytesRead: data.length, bytesWritten: data.length, error: undefined });
+});
+
+test('bytesWritten counts what reached the kernel, not what is queued for a client that does not read', async (t) => {
+  const { echo, port } = await startEcho(t, { buffer_size: '64KiB' });
+  const client = await NonReader.open(port);
+  t.after(() => client.destroy());
+  await client.offer(32 * 1024 * 1024, 1500);
+  const stats = echo.stats;
+  await until(() => stats.bytesRead() > 0, 'bytes to be read');
+  // Whatever the service holds in its own buffers is read but not yet written.
+  assert.equal(stats.bytesRead() - stats.bytesWritten(), stats.bufferedBytes());
+  assert.ok(stats.bufferedBytes() <= 64 * 1024 + 2 * 64 * 1024, `buffered ${stats.bufferedBytes()}`);
+  // Let the client read everything: the write side drains (a backpressure pause ends).
+  const total = client.socket.bytesWritten;
+  client.socket.end();
+  const echoed = collect(client.socket, total, { untilEnd: true });
+  client.socket.resume();
+  await echoed;
+  await until(() => stats.closed === 1, 'the close');
+  assert.ok(stats.backpressurePauses >= 1, `pauses ${stats.backpressurePauses}`);
+  assert.equal(stats.bytesWritten(), total);
+});
+
+test('an IPv4 client of a dual-stack listener is reported as IPv4', async (t) => {
+  // The '::' default; skipped nowhere: where IPv6 is off Node binds 0.0.0.0 and the answer is the same.
+  const { port, traces } = await startEcho(t, { address: '::' });
+  const socket = await connect(port, '127.0.0.1');
+  await ping(socket, Buffer.from('hello'));
+  socket.destroy();
+  await until(() => traces.length === 1 && traces[0]!.outcome !== undefined, 'the connection to end');
+  assert.equal(traces[0]!.info.peerAddress, '127.0.0.1');
+  assert.equal(traces[0]!.info.networkType, 'ipv4');
+});
+
+test('a peer reset is an ordinary close with reason reset, and the listener keeps serving', async (t) => {
+  const { echo, port, traces } = await startEcho(t);
+  const victim = await connect(port);
+  victim.on('error', () => {});
+  victim.write(randomData(1024 * 1024));
+  await until(() => echo.stats.bytesRead() > 0, 'bytes to arrive');
+  victim.resetAndDestroy();
+  await until(() => echo.stats.closed === 1, 'the reset to be counted');
+  assert.equal(echo.stats.closeReasons.reset, 1);
+  const outcome = traces[0]!.outcome!;
+  assert.equal(outcome.reason, 'reset');
+  assert.equal((outcome.error as NodeJS.ErrnoException | undefined)?.code, 'ECONNRESET');
+  await roundTrip(port, randomData(10_000), [1000]);
+});
+
+test('idle_timeout closes a silent connection with reason timeout; a chatty one stays', async (t) => {
+  const { echo, port } = await startEcho(t, { idle_timeout: '300ms' });
+  const idle = await connect(port);
+  const chatty = await connect(port);
+  t.after(() => chatty.destroy());
+  const started = performance.now();
+  const idleClosed = serverClosed(idle, 5000);
+  for (let i = 0; i < 8; i++) {
+    await ping(chatty, Buffer.from(`ping ${i}`));
+    await sleep(100);
+  }
+  await idleClosed;
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 250, `closed after ${elapsed} ms`);
+  assert.equal(echo.stats.closeReasons.timeout, 1);
+  assert.equal(chatty.destroyed, false);
+  await ping(chatty, Buffer.from('still here'));
+});
+
+test('max_connections: connections beyond it are closed at once and counted as rejected', async (t) => {
+  const { echo, port } = await startEcho(t, { max_connections: 2 });
+  const a = await connect(port);
+  const b = await connect(port);
+  t.after(() => (a.destroy(), b.destroy()));
+  await ping(a, Buffer.from('a'));
+  await ping(b, Buffer.from('b'));
+  const c = await connect(port);
+  c.on('error', () => {});
+  await serverClosed(c, 5000);
+  assert.equal(echo.stats.closeReasons.rejected, 1);
+  assert.equal(echo.stats.opened, 3);
+  assert.equal(echo.stats.active, 2);
+  a.destroy();
+  await until(() => echo.stats.active === 1, 'a to close');
+  const d = await connect(port);
+  await ping(d, Buffer.from('d'));
+  d.destroy();
+});
+
+test('stop: a connection finishing inside the drain window completes; stop is idempotent', async (t) => {
+  const { echo, port } = await startEcho(t, {}, { gracefulShutdownIntervalMs: 5000 });
+  const socket = await connect(port);
+  const data = randomData(200_000);
+  const echoed = collect(socket, data.length, { untilEnd: true });
+  const first = echo.stop();
+  assert.equal(echo.stop(), first);
+  // The listener is gone at once...
+  await assert.rejects(connect(port, '127.0.0.1', 2000));
+  // ...but the open connection still echoes and finishes normally.
+  await sleep(200);
+  await writeChunked(socket, data, [4096]);
+  socket.end();
+  assert.ok((await echoed).equals(data));
+  await first;
+  assert.equal(echo.stats.closeReasons.eof, 1);
+  assert.equal(echo.stats.closeReasons.shutdown, 0);
+});
+
+test('stop: after the window, open connections are closed with reason shutdown after their echo is flushed', async (t) => {
+  const { echo, port, traces } = await startEcho(t, { graceful_shutdown_interval: '300ms' }, { gracefulShutdownIntervalMs: 60_000 });
+  const socket = await connect(port);
+  socket.pause();
+  const data = randomData(512 * 1024);
+  await writeChunked(socket, data, [65536]);
+  // Give the service time to read what fits in its buffers while we do not read.
+  await sleep(300);
+  const readBeforeStop = echo.stats.bytesRead();
+  const started = performance.now();
+  const stopped = echo.stop();
+  await sleep(500);
+  // Now read: everything the service had read comes back, then EOF.
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.resume();
+  await stopped;
+  const elapsed = performance.now() - started;
+  await serverClosed(socket, 5000);
+  const echoedBack = Buffer.concat(received);
+  assert.ok(elapsed >= 250 && elapsed < 3000, `stop took ${elapsed} ms`);
+  assert.equal(echo.stats.closeReasons.shutdown, 1);
+  const outcome = traces[0]!.outcome!;
+  assert.equal(outcome.reason, 'shutdown');
+  assert.ok(echoedBack.length >= readBeforeStop, `echoed ${echoedBack.length} of ${readBeforeStop} read before stop`);
+  assert.ok(echoedBack.equals(data.subarray(0, echoedBack.length)), 'the echo is a prefix of what was sent');
+  assert.equal(echoedBack.length, outcome.bytesWritten, 'every byte counted as written reached the client');
+});
+
+test('stop with no connections resolves at once, before and after start', async (t) => {
+  const { echo } = await startEcho(t, {}, { gracefulShutdownIntervalMs: 60_000 });
+  const started = performance.now();
+  await echo.stop();
+  await echo.stop();
+  assert.ok(performance.now() - started < 1000);
+});
+
+test('beginning shutdown stops accepting before stop() is called', async (t) => {
+  const { port, beginShutdown } = await startEcho(t);
+  const open = await connect(port);
+  t.after(() => open.destroy());
+  beginShutdown();
+  await assert.rejects(connect(port, '127.0.0.1', 2000));
+  await ping(open, Buffer.from('still echoing'));
+});
+
+test('the drain window counts from the start of shutdown, not from stop()', async (t) => {
+  const { echo, port, beginShutdown } = await startEcho(t, { graceful_shutdown_interval: '600ms' });
+  const open = await connect(port);
+  t.after(() => open.destroy());
+  const began = performance.now();
+  beginShutdown();
+  // As the manager does: stop() comes after its own graceful_shutdown_interval wait.
+  await sleep(400);
+  await ping(open, Buffer.from('inside the window'));
+  const stopped = echo.stop();
+  await serverClosed(open, 5000);
+  const elapsed = performance.now() - began;
+  open.destroy();
+  await stopped;
+  assert.ok(elapsed >= 550 && elapsed < 1500, `EOF ${elapsed} ms after shutdown began`);
+  assert.equal(echo.stats.closeReasons.shutdown, 1);
+});
+
+test('a failing tracer never breaks the echo: the failure is contained per connection', async (t) => {
+  let starts = 0;
+  const broken: ConnectionTracer = {
+    start() {
+      // Every other connection fails to start its trace; the rest fail at every later call.
+      if (starts++ % 2 === 1) throw new Error('tracer start failed');
+      return {
+        logger: silent,
+        sendStarted: () => {
+          throw new Error('sendStarted failed');
+        },
+        sendEnded: () => {
+          throw new Error('sendEnded failed');
+        },
+        end: () => {
+          throw new Error('end failed');
+        },
+      };
+    },
+  };
+  const { echo, port } = await startEcho(t, {}, {}, broken);
+  await roundTrip(port, randomData(100_000), [4096]);
+  // The second connection's trace cannot start: it is closed at once, the listener lives on.
+  const refusedOne = await connect(port);
+  refusedOne.on('error', () => {});
+  await serverClosed(refusedOne, 5000);
+  await roundTrip(port, randomData(100_000), [4096]);
+  await until(() => echo.stats.closed === 2, 'both traced connections to be counted');
+  assert.equal(echo.stats.opened, 2);
+  assert.equal(echo.stats.closeReasons.eof, 2);
+  assert.equal(echo.stats.active, 0);
+});
