@@ -52,7 +52,7 @@ export class EchoConnection {
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
     socket.once('finish', this.onFinish);
-    socket.on('drain', this.onDrain);
+    socket.on('pause', this.onPause);
     socket.once('data', this.onFirstData);
     if (deps.idleTimeoutMs > 0) {
       // Node re-arms this timer on every read and write, inside the runtime (no JS of ours per chunk).
@@ -103,8 +103,9 @@ export class EchoConnection {
     this.safely('sendEnded', () => this.trace.sendEnded());
   };
 
-  // Emitted only after a write returned false and the queue emptied: one backpressure pause.
-  private readonly onDrain = (): void => {
+  // The pipe pauses reading when a write returns false: one backpressure pause. Counted when it
+  // begins, not on 'drain', so a client that never reads again is counted too.
+  private readonly onPause = (): void => {
     this.deps.stats.backpressurePauses++;
   };
 

@@ -24,7 +24,7 @@ export class EchoStats {
     shutdown: 0,
     rejected: 0,
   };
-  /** Times a connection's write side filled its bound and reading paused until `'drain'`. */
+  /** Times a connection's write side filled its bound and reading paused (counted when the pause begins). */
   backpressurePauses = 0;
   /** Bytes read from / written to connections that have closed. */
   closedBytesRead = 0;

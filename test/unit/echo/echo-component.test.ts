@@ -220,6 +220,8 @@ test('bytesWritten counts what reached the kernel, not what is queued for a clie
   // Whatever the service holds in its own buffers is read but not yet written.
   assert.equal(stats.bytesRead() - stats.bytesWritten(), stats.bufferedBytes());
   assert.ok(stats.bufferedBytes() <= 64 * 1024 + 2 * 64 * 1024, `buffered ${stats.bufferedBytes()}`);
+  // Counted when reading pauses, while the client still reads nothing.
+  await until(() => stats.backpressurePauses >= 1, 'a backpressure pause while the client does not read');
   // Let the client read everything: the write side drains (a backpressure pause ends).
   const total = client.socket.bytesWritten;
   client.socket.end();
