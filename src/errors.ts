@@ -104,5 +104,23 @@ export class LogSinkError extends EchoError {
 
 /** OpenTelemetry set-up failed (reported, never fatal for the echo). */
 export class TelemetryError extends EchoError {
-  readonly code = 'ECHO_ERR_TELEMETRY';
+  readonly code = 'ECHO_ERR_TELEMETRY_SETUP';
+}
+
+/** No handler serves the requested path, or the path names an unknown action: answered with a 404. */
+export class HttpNotFoundError extends EchoError {
+  readonly code = 'ECHO_ERR_HTTP_NOT_FOUND';
+  readonly status = 404;
+}
+
+/** The path exists but not for the request's method: answered with a 405 and an `Allow` header. */
+export class HttpMethodNotAllowedError extends EchoError {
+  readonly code = 'ECHO_ERR_HTTP_METHOD_NOT_ALLOWED';
+  readonly status = 405;
+}
+
+/** A handler failed unexpectedly: answered with a 500 that never carries the stack. */
+export class HttpInternalError extends EchoError {
+  readonly code = 'ECHO_ERR_HTTP_INTERNAL';
+  readonly status = 500;
 }

@@ -1,25 +1,123 @@
-/** Placeholder: replaced by the real statistics-storage (one MeterProvider, JSON and Prometheus readers). */
+/**
+ * `statistics-storage` (userver's component of that name): the service's ONE OpenTelemetry
+ * MeterProvider, with two pull readers on it — the Prometheus exporter (its own HTTP server off;
+ * our monitor listener serves its text at `/metrics`) and a snapshot reader behind the userver
+ * JSON/pretty/graphite views. It works the same with `OTEL_SDK_DISABLED=true`: that variable turns
+ * off export to external backends, not the service's own monitor.
+ */
 import type { Meter } from '@opentelemetry/api';
-import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { defineComponent, type Component } from '../components/component.js';
 import { object } from '../config/schema.js';
 import type { EchoStats } from '../echo/stats.js';
+import { getLogger, getLogStats } from '../log/index.js';
+import { renderPrometheus } from '../monitor/formats/prometheus.js';
+import type { MetricsFilter } from '../monitor/formats/filter.js';
+import { ResetBaseline } from './metrics/baseline.js';
+import { registerEchoInstruments } from './metrics/echo-instruments.js';
+import { registerRuntimeInstruments, type LogCounters } from './metrics/runtime-instruments.js';
+import { SnapshotReader } from './metrics/snapshot-reader.js';
+import type { MetricsSnapshot } from './metrics/snapshot.js';
+
+/** Bound on flushing the readers at shutdown; both are pull readers, so this is only a safety net. */
+const SHUTDOWN_TIMEOUT_MS = 2000;
+
+/** Options of a StatisticsStorage. */
+export interface StatisticsStorageOptions {
+  /** `service.name` of the resource. @default process.env.OTEL_SERVICE_NAME, else `tcp-echo` */
+  readonly serviceName?: string;
+  /** The logger's counters, exposed as `logger.lines.*`. */
+  readonly logCounters?: () => LogCounters;
+}
 
 /** The service's one MeterProvider and the views over it. */
 export class StatisticsStorage implements Component {
-  start(): void {}
-  stop(): void {}
   /** The Meter other components register their (observable) instruments on. */
-  readonly meter: Meter = metrics.getMeter('tcp-echo');
+  readonly meter: Meter;
+  readonly #provider: MeterProvider;
+  readonly #prometheus: PrometheusExporter;
+  readonly #snapshots: SnapshotReader;
+  readonly #baseline = new ResetBaseline();
+  readonly #disposers: Array<() => void> = [];
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: StatisticsStorageOptions = {}) {
+    const serviceName = options.serviceName ?? (process.env.OTEL_SERVICE_NAME || 'tcp-echo');
+    this.#prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+    this.#snapshots = new SnapshotReader();
+    this.#provider = new MeterProvider({
+      resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName })),
+      readers: [this.#prometheus, this.#snapshots],
+    });
+    this.meter = this.#provider.getMeter('tcp-echo');
+    this.#disposers.push(registerRuntimeInstruments(this.meter, options.logCounters));
+  }
+
+  start(): void {}
+
+  /** Unregisters every instrument callback and shuts the provider down (bounded). Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const dispose of this.#disposers.splice(0)) dispose();
+    try {
+      await this.#provider.shutdown({ timeoutMillis: SHUTDOWN_TIMEOUT_MS });
+    } catch (error) {
+      getLogger('statistics-storage').warning('meter provider shutdown failed', { error: String(error) });
+    }
+  }
+
   /** Exposes the echo counters as the `tcp-echo.*` metrics (observable: read at collection time). */
   registerEchoStats(stats: EchoStats): void {
-    void stats;
+    this.#disposers.push(registerEchoInstruments(this.meter, stats));
+  }
+
+  /** Every metric now, as the JSON view shows it: RATE and HIST_RATE counted since the last reset. */
+  async snapshot(): Promise<MetricsSnapshot> {
+    return this.#baseline.apply(await this.#snapshots.snapshot());
+  }
+
+  /**
+   * userver's `reset_metrics`: the JSON view's RATE and HIST_RATE metrics start again from zero.
+   * Done with a baseline in the view, so the instruments and Prometheus' counters stay monotonic;
+   * GAUGE metrics describe current state (open sockets, RSS) and are not reset.
+   */
+  async resetMetrics(): Promise<void> {
+    this.#baseline.capture(await this.#snapshots.snapshot());
+  }
+
+  /** The Prometheus text exposition of every metric (never offset by resets), optionally filtered. */
+  async prometheusText(filter?: MetricsFilter): Promise<string> {
+    const { resourceMetrics, errors } = await this.#prometheus.collect();
+    if (errors.length > 0) getLogger('statistics-storage').warning('metric collection errors', { error: String(errors[0]) });
+    return renderPrometheus(resourceMetrics, filter);
   }
 }
 
+/**
+ * The logger's counters as `logger.lines.*`: lines produced per level (written, or still queued),
+ * and lines dropped because the sink could not keep up.
+ */
+function logCountersFromRegistry(): LogCounters {
+  const stats = getLogStats();
+  return { written: stats.byLevel, dropped: stats.dropped };
+}
+
+/** The `statistics-storage` component: no options; loaded by default. */
 export const statisticsStorageComponent = defineComponent({
   name: 'statistics-storage',
   loadByDefault: true,
-  schema: object({ description: 'placeholder', properties: {} }),
-  create: () => new StatisticsStorage(),
+  schema: object({
+    description:
+      'The one OpenTelemetry MeterProvider of the service; its metrics are served by handler-server-monitor ' +
+      '(userver JSON, pretty, graphite) and at /metrics (Prometheus). Takes no options.',
+    properties: {},
+  }),
+  create: () => new StatisticsStorage({ logCounters: logCountersFromRegistry }),
 });

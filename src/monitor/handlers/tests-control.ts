@@ -1,9 +1,61 @@
-/** Placeholder: replaced by the component's real implementation. */
+/**
+ * `tests-control` (userver's testsuite handler) at `/tests/{action}`: `reset_metrics` makes the JSON
+ * view's RATE and HIST_RATE metrics start again from zero, `control` answers `{}` (userver's test
+ * client posts it before tests). Turn it off in production with `load-enabled: false`.
+ */
 import { defineComponent } from '../../components/component.js';
-import { object } from '../../config/schema.js';
+import { HttpBadRequestError, HttpNotFoundError } from '../../errors.js';
+import type { StatisticsStorage } from '../../telemetry/statistics-storage.js';
+import { handlerSchema, mountHandler } from '../handler-config.js';
+import { jsonResponse, type HttpHandler } from '../http.js';
+
+const NAME = 'tests-control';
+
+/** The actions `tests-control` knows. */
+export const TESTS_CONTROL_ACTIONS = ['reset_metrics', 'control'] as const;
+
+/** The handler; `storage` is undefined when statistics-storage is not loaded (reset is then a no-op). */
+export function testsControlHandler(storage: Pick<StatisticsStorage, 'resetMetrics'> | undefined): HttpHandler {
+  return async (request) => {
+    parseJsonBody(request.body);
+    const action = request.pathParams.action;
+    switch (action) {
+      case 'reset_metrics':
+        await storage?.resetMetrics();
+        return jsonResponse(200, {});
+      case 'control':
+        return jsonResponse(200, {});
+      default:
+        throw new HttpNotFoundError(
+          `unknown tests-control action '${action ?? ''}': expected one of ${TESTS_CONTROL_ACTIONS.join(', ')}`,
+        );
+    }
+  };
+}
+
+/** An empty body is `{}`; otherwise the body must be a JSON object (400 if not). */
+function parseJsonBody(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpBadRequestError('request body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new HttpBadRequestError('request body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
 
 export const testsControlComponent = defineComponent({
-  name: 'tests-control',
-  schema: object({ description: 'placeholder', properties: {} }),
-  create: () => ({ start() {}, stop() {} }),
+  name: NAME,
+  schema: handlerSchema('Testsuite control (userver): POST /tests/{action} with a JSON body.', {
+    path: '/tests/{action}',
+    method: 'POST',
+  }),
+  create: (config, context) => {
+    mountHandler(context, NAME, config, testsControlHandler(context.findOptional<StatisticsStorage>('statistics-storage')));
+    return { start() {}, stop() {} };
+  },
 });

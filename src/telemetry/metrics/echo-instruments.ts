@@ -1,0 +1,76 @@
+/**
+ * The `tcp-echo.*` instruments over EchoStats' plain numbers (userver's `Stats` + `DumpMetric`):
+ * observable instruments read the fields at collection time, so nothing OpenTelemetry runs per
+ * data chunk; the duration histogram is recorded once per finished connection.
+ */
+import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
+import { CLOSE_REASONS, type CloseReason, type EchoStats } from '../../echo/stats.js';
+
+/** Upper bounds of `tcp-echo.connection.duration`, seconds: 1 ms to 1 h, roughly 1-2.5-5 steps. */
+export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800, 3600,
+];
+
+// One frozen attribute object per reason, built once: observe() hashes what it is given.
+const REASON_ATTRIBUTES = {} as Record<CloseReason, Attributes>;
+for (const reason of CLOSE_REASONS) REASON_ATTRIBUTES[reason] = Object.freeze({ reason });
+
+/**
+ * Registers the echo instruments on `meter`, reading `stats`, and routes `stats.recordDuration`
+ * into the duration histogram. Returns a function that undoes both.
+ */
+export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => void {
+  const opened = meter.createObservableCounter('tcp-echo.sockets.opened', {
+    description: 'Connections accepted (rejected ones included).',
+  });
+  const closed = meter.createObservableCounter('tcp-echo.sockets.closed', {
+    description: 'Connections finished, for any reason (see tcp-echo.sockets.close-reasons).',
+  });
+  const active = meter.createObservableUpDownCounter('tcp-echo.sockets.active', {
+    description: 'Connections open now.',
+  });
+  const closeReasons = meter.createObservableCounter('tcp-echo.sockets.close-reasons', {
+    description: 'Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected.',
+  });
+  const bytesRead = meter.createObservableCounter('tcp-echo.bytes.read', {
+    description: 'Bytes read from clients.',
+  });
+  const bytesWritten = meter.createObservableCounter('tcp-echo.bytes.written', {
+    description: 'Bytes written back to clients (handed to the kernel).',
+  });
+  const pauses = meter.createObservableCounter('tcp-echo.backpressure.pauses', {
+    description: 'Times a connection write side hit its bound and reading paused until it drained.',
+  });
+  const buffered = meter.createObservableUpDownCounter('tcp-echo.backpressure.buffered-bytes', {
+    description: 'Bytes read but not yet written back, over all open connections.',
+  });
+  const observables = [opened, closed, active, closeReasons, bytesRead, bytesWritten, pauses, buffered];
+
+  const callback: BatchObservableCallback = (result) => {
+    result.observe(opened, stats.opened);
+    result.observe(closed, stats.closed);
+    result.observe(active, stats.active);
+    for (const reason of CLOSE_REASONS) {
+      result.observe(closeReasons, stats.closeReasons[reason], REASON_ATTRIBUTES[reason]);
+    }
+    result.observe(bytesRead, stats.bytesRead());
+    result.observe(bytesWritten, stats.bytesWritten());
+    result.observe(pauses, stats.backpressurePauses);
+    result.observe(buffered, stats.bufferedBytes());
+  };
+  meter.addBatchObservableCallback(callback, observables);
+
+  // `_seconds`: Prometheus wants the base unit in the name; the JSON path drops it (snapshot.ts).
+  const duration = meter.createHistogram('tcp-echo.connection.duration_seconds', {
+    description: 'Connection lifetime, from accept to close, in seconds.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...CONNECTION_DURATION_BOUNDS_S] },
+  });
+  const previous = stats.recordDuration;
+  stats.recordDuration = (seconds) => duration.record(seconds);
+
+  return () => {
+    meter.removeBatchObservableCallback(callback, observables);
+    stats.recordDuration = previous;
+  };
+}

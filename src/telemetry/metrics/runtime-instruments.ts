@@ -1,0 +1,155 @@
+/**
+ * Process and runtime metrics a userver user looks for (`process.*`, `engine.*`): RSS, CPU time,
+ * open file descriptors, uptime, event-loop delay quantiles and utilisation. All observable: they
+ * cost nothing between collections.
+ */
+import { readdirSync } from 'node:fs';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import type { BatchObservableCallback, Meter } from '@opentelemetry/api';
+
+const USER = Object.freeze({ mode: 'user' });
+const SYSTEM = Object.freeze({ mode: 'system' });
+
+/**
+ * Event-loop delay and utilisation over the window since the previous sample. Both the Prometheus
+ * scrape and the JSON view collect; samples closer together than `minIntervalMs` reuse the last
+ * window so one reader does not leave the other a window of a few microseconds.
+ */
+export class EventLoopSampler {
+  readonly #delay: IntervalHistogram;
+  readonly #minIntervalMs: number;
+  #elu: EventLoopUtilization;
+  #sampledAt = Number.NEGATIVE_INFINITY;
+  #p50 = 0;
+  #p99 = 0;
+  #utilization = 0;
+
+  constructor(minIntervalMs = 1000) {
+    this.#minIntervalMs = minIntervalMs;
+    // 10 ms resolution: fine enough for delays that matter to an echo, cheap (one timer).
+    this.#delay = monitorEventLoopDelay({ resolution: 10 });
+    this.#delay.enable();
+    this.#elu = performance.eventLoopUtilization();
+  }
+
+  /** `[p50 seconds, p99 seconds, utilisation 0..1]` of the current window. */
+  sample(now = performance.now()): readonly [number, number, number] {
+    if (now - this.#sampledAt >= this.#minIntervalMs) {
+      this.#sampledAt = now;
+      const h = this.#delay;
+      // An empty histogram reports nonsense extremes; no samples means no measured delay.
+      this.#p50 = h.count > 0 ? h.percentile(50) / 1e9 : 0;
+      this.#p99 = h.count > 0 ? h.percentile(99) / 1e9 : 0;
+      h.reset();
+      const current = performance.eventLoopUtilization();
+      this.#utilization = performance.eventLoopUtilization(current, this.#elu).utilization;
+      this.#elu = current;
+    }
+    return [this.#p50, this.#p99, this.#utilization];
+  }
+
+  /** Stops the delay timer. Safe to call twice. */
+  stop(): void {
+    this.#delay.disable();
+  }
+}
+
+/** Counters of the logger, when the logging module provides them. */
+export interface LogCounters {
+  /** Lines written, by level name. */
+  readonly written: Readonly<Record<string, number>>;
+  /** Lines dropped because the sink was slow. */
+  readonly dropped: number;
+}
+
+/** Number of open file descriptors of this process, or undefined where /proc is not available. */
+export function openFileDescriptors(): number | undefined {
+  try {
+    // readdir holds one descriptor on the directory itself while listing it.
+    return readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Registers `process.*`, `engine.*` and (when `logCounters` is given) `logger.*` instruments.
+ * Returns a function that unregisters them and stops the event-loop sampler.
+ */
+export function registerRuntimeInstruments(meter: Meter, logCounters?: () => LogCounters): () => void {
+  const sampler = new EventLoopSampler();
+  // `_bytes`/`_seconds` suffixes: Prometheus base units; the JSON path drops them (snapshot.ts).
+  const rss = meter.createObservableGauge('process.memory.rss_bytes', {
+    description: 'Resident set size of the process, in bytes.',
+    unit: 'By',
+  });
+  const cpu = meter.createObservableCounter('process.cpu.time_seconds', {
+    description: 'CPU time used by the process, in seconds, by mode (user, system).',
+    unit: 's',
+  });
+  const fds = meter.createObservableGauge('process.open-fds', {
+    description: 'Open file descriptors of the process.',
+  });
+  const uptime = meter.createObservableGauge('process.uptime_seconds', {
+    description: 'Seconds since the process started.',
+    unit: 's',
+  });
+  const delayP50 = meter.createObservableGauge('engine.event-loop.delay.p50_seconds', {
+    description: 'Event-loop delay, median over the last collection window, in seconds.',
+    unit: 's',
+  });
+  const delayP99 = meter.createObservableGauge('engine.event-loop.delay.p99_seconds', {
+    description: 'Event-loop delay, 99th percentile over the last collection window, in seconds.',
+    unit: 's',
+  });
+  const utilization = meter.createObservableGauge('engine.event-loop.utilization', {
+    description: 'Share of time the event loop was busy over the last collection window (0..1).',
+  });
+  const observables = [rss, cpu, fds, uptime, delayP50, delayP99, utilization];
+
+  const callback: BatchObservableCallback = (result) => {
+    result.observe(rss, process.memoryUsage.rss());
+    const usage = process.cpuUsage();
+    result.observe(cpu, usage.user / 1e6, USER);
+    result.observe(cpu, usage.system / 1e6, SYSTEM);
+    const open = openFileDescriptors();
+    if (open !== undefined) result.observe(fds, open);
+    result.observe(uptime, process.uptime());
+    const [p50, p99, busy] = sampler.sample();
+    result.observe(delayP50, p50);
+    result.observe(delayP99, p99);
+    result.observe(utilization, busy);
+  };
+  meter.addBatchObservableCallback(callback, observables);
+
+  const disposers = [
+    () => meter.removeBatchObservableCallback(callback, observables),
+    () => sampler.stop(),
+  ];
+  if (logCounters) disposers.push(registerLogInstruments(meter, logCounters));
+  return () => {
+    for (const dispose of disposers) dispose();
+  };
+}
+
+function registerLogInstruments(meter: Meter, logCounters: () => LogCounters): () => void {
+  const written = meter.createObservableCounter('logger.lines.written', {
+    description: 'Log lines produced, by level (handed to the sink queue; see logger.lines.dropped).',
+  });
+  const dropped = meter.createObservableCounter('logger.lines.dropped', {
+    description: 'Log lines dropped because the sink could not keep up (overflow_behavior: discard).',
+  });
+  // Label objects are cached per level: observe() would otherwise get a fresh object each time.
+  const levelAttributes = new Map<string, { level: string }>();
+  const callback: BatchObservableCallback = (result) => {
+    const counters = logCounters();
+    for (const [level, count] of Object.entries(counters.written)) {
+      let attributes = levelAttributes.get(level);
+      if (!attributes) levelAttributes.set(level, (attributes = Object.freeze({ level })));
+      result.observe(written, count, attributes);
+    }
+    result.observe(dropped, counters.dropped);
+  };
+  meter.addBatchObservableCallback(callback, [written, dropped]);
+  return () => meter.removeBatchObservableCallback(callback, [written, dropped]);
+}
