@@ -11,6 +11,7 @@ export interface ConnectionInfo {
   readonly fd: number | undefined;
   /** 1-based number of the connection in this process (userver's `sock_<N>`). */
   readonly number: number;
+  /** The client's address; IPv4-mapped IPv6 (`::ffff:a.b.c.d`) already shown as IPv4. */
   readonly peerAddress: string | undefined;
   readonly peerPort: number | undefined;
   readonly localAddress: string | undefined;
@@ -24,13 +25,19 @@ export interface ConnectionOutcome {
   readonly reason: CloseReason;
   readonly bytesRead: number;
   readonly bytesWritten: number;
-  /** The socket error, for reasons `reset` and `error`. */
+  /**
+   * The socket error, for reasons `reset` and `error`. With `error` the span gets status ERROR and
+   * `error.type` (the error's `code`, else its name); a `reset` is an ordinary close (status unset).
+   */
   readonly error?: Error;
 }
 
 /** One connection's tracing: its `sock` span, the `send` child, and a logger bound to them. */
 export interface ConnectionTrace {
-  /** Logs through this carry the `sock` span's trace_id and span_id (and the fd). */
+  /**
+   * Logs through this carry the `sock` span's trace_id and span_id (and the fd), bound once. A
+   * connection the sampler left out carries only the fd: ids that lead to no trace would mislead.
+   */
   readonly logger: Logger;
   /** The write side began (first echoed chunk): opens the `send` child span. Idempotent. */
   sendStarted(): void;

@@ -1,0 +1,205 @@
+/**
+ * Builds the tracing pipeline from TracingSettings: resource, sampler, span processors (OTLP/HTTP
+ * through a bounded batch queue, and/or the userver-style span log), the tracer provider, and the
+ * global registrations (tracer provider, AsyncLocalStorage context manager, W3C propagators).
+ *
+ * Explicit providers rather than NodeSDK, because NodeSDK:
+ * - switches on OTLP *logs* and *metrics* exporters by default (unless OTEL_LOGS_EXPORTER /
+ *   OTEL_METRICS_EXPORTER=none), which would export to a collector nobody configured and register
+ *   a second global MeterProvider beside statistics-storage's;
+ * - points OTEL_LOG_LEVEL's diagnostics at the console (stdout), where ours go to our log;
+ * - loads every exporter package (gRPC, proto, Zipkin) at import: ~130 ms more start-up;
+ * - gives no place to count queue-full and failed-export drops.
+ * Every OTEL_* variable the issue lists still works: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES
+ * (env resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
+ * OTEL_TRACES_SAMPLER(_ARG) (read by BasicTracerProvider when no config sampler is passed),
+ * OTEL_BSP_* (resolved in settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
+ */
+import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+  type Resource,
+} from '@opentelemetry/resources';
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { Logger } from '../../log/logger.js';
+import { OtelConnectionTracer } from './otel-connection-tracer.js';
+import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
+import { SpanLogProcessor } from './span-log-processor.js';
+import type { TracingSettings } from './settings.js';
+
+/** The instrumentation scope our spans carry. */
+export const TRACER_NAME = 'tcp-echo';
+
+/** How a shutdown went. */
+export interface ShutdownResult {
+  /** False when the flush was cut off by the timeout (spans still queued or in flight are lost). */
+  readonly flushed: boolean;
+  /** Connection spans the tracer had to end itself (the echo component had not). */
+  readonly endedOpen: number;
+  readonly elapsedMs: number;
+  /** Why the final flush failed (collector down, 5xx), when it did within the timeout. */
+  readonly error?: string;
+}
+
+/** A built pipeline: the connection tracer and the means to flush and stop it. */
+export class TracingPipeline {
+  readonly connections: OtelConnectionTracer;
+  readonly tracer: Tracer;
+  readonly resource: Resource;
+  private readonly provider: BasicTracerProvider;
+  private readonly contextManager = new AsyncLocalStorageContextManager();
+  private registered = false;
+  private shutdownPromise: Promise<ShutdownResult> | undefined;
+
+  constructor(
+    private readonly settings: TracingSettings,
+    spanLogger: Logger,
+    readonly counters: SpanCounters,
+  ) {
+    this.resource = buildResource(settings.serviceName);
+    const processors: SpanProcessor[] = [];
+    if (settings.otlp.kind !== 'none') processors.push(this.otlpProcessor());
+    if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
+    const sampler = samplerFor(settings.samplerRatio);
+    this.provider = new BasicTracerProvider({
+      resource: this.resource,
+      spanProcessors: processors,
+      // Omitted when OTEL_TRACES_SAMPLER is set: BasicTracerProvider then builds it from the env.
+      ...(sampler ? { sampler } : {}),
+    });
+    this.tracer = this.provider.getTracer(TRACER_NAME);
+    this.connections = new OtelConnectionTracer(this.tracer, settings.neverSample);
+  }
+
+  private otlpProcessor(): SpanProcessor {
+    const { otlp } = this.settings;
+    const exporter = new CountingSpanExporter(
+      new OTLPTraceExporter({
+        ...(otlp.kind === 'config' ? { url: otlp.url } : {}),
+        ...(this.settings.otlpTimeoutMs === undefined ? {} : { timeoutMillis: this.settings.otlpTimeoutMs }),
+      }),
+      this.counters,
+    );
+    const batch = new BatchSpanProcessor(exporter, {
+      maxQueueSize: this.settings.maxQueueSize,
+      maxExportBatchSize: this.settings.maxExportBatchSize,
+      scheduledDelayMillis: this.settings.scheduleDelayMs,
+      exportTimeoutMillis: this.settings.exportTimeoutMs,
+    });
+    return new QueueBoundSpanProcessor(batch, exporter, this.settings.maxQueueSize, this.counters);
+  }
+
+  /**
+   * Registers the provider, context manager and propagators globally (for any code using the
+   * OpenTelemetry API), and waits, bounded, for async resource attributes (host.id reads a file)
+   * so that exports never wait for them.
+   */
+  async start(resourceTimeoutMs = 1000): Promise<void> {
+    if (!this.registered) {
+      this.registered = true;
+      trace.setGlobalTracerProvider(this.provider);
+      context.setGlobalContextManager(this.contextManager.enable());
+      propagation.setGlobalPropagator(
+        new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+      );
+    }
+    if (this.resource.asyncAttributesPending && this.resource.waitForAsyncAttributes) {
+      await withTimeout(this.resource.waitForAsyncAttributes(), resourceTimeoutMs);
+    }
+  }
+
+  /**
+   * Ends the connection spans still open (reason `shutdown`), then flushes and shuts the provider
+   * down within `timeoutMs`. Never rejects; safe to call twice (the second call gets the first result).
+   */
+  shutdown(timeoutMs: number): Promise<ShutdownResult> {
+    this.shutdownPromise ??= this.doShutdown(timeoutMs);
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(timeoutMs: number): Promise<ShutdownResult> {
+    const started = Date.now();
+    const endedOpen = this.connections.endAll();
+    // The final flush's failure is not routed to diag by the batch processor (only timer-driven
+    // exports are), so it is returned for the component to log; its spans are already counted.
+    const outcome = await withTimeout(
+      this.provider.shutdown().then(
+        () => ({ error: undefined }),
+        (error: unknown) => ({ error: describe(error) }),
+      ),
+      timeoutMs,
+    );
+    if (this.registered) {
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+    return {
+      flushed: outcome !== undefined,
+      endedOpen,
+      elapsedMs: Date.now() - started,
+      ...(outcome?.error === undefined ? {} : { error: outcome.error }),
+    };
+  }
+}
+
+function describe(error: unknown): string {
+  const first = Array.isArray(error) ? error[0] : error;
+  if (first instanceof Error) {
+    const code = (first as NodeJS.ErrnoException).code;
+    return code ? `${first.message} (${code})` : first.message;
+  }
+  return String(first);
+}
+
+function buildResource(serviceName: string): Resource {
+  // Later merges win: SDK defaults < the config's service name < OTEL_RESOURCE_ATTRIBUTES and
+  // OTEL_SERVICE_NAME (env detector) — the spec's precedence and ours (env over file).
+  return defaultResource()
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }))
+    .merge(detectResources({ detectors: [processDetector, hostDetector] }))
+    .merge(detectResources({ detectors: [envDetector] }));
+}
+
+function samplerFor(ratio: number | undefined): Sampler | undefined {
+  if (ratio === undefined) return undefined;
+  // Parent-based like the SDK default, so a future propagated parent's decision is honoured.
+  return new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) });
+}
+
+/** Resolves with the promise's value, or `undefined` after `ms` (the timer never holds the process). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+export { SpanCounters };
