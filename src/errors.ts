@@ -124,3 +124,8 @@ export class HttpInternalError extends EchoError {
   readonly code = 'ECHO_ERR_HTTP_INTERNAL';
   readonly status = 500;
 }
+
+/** An echo worker process (cluster mode) failed to start; the message is the worker's own error. */
+export class ClusterWorkerError extends EchoError {
+  readonly code = 'ECHO_ERR_CLUSTER_WORKER';
+}

@@ -25,6 +25,8 @@ export interface Lifecycle {
 export interface ComponentContext {
   /** The static config file, for messages. */
   readonly configFile: string;
+  /** The whole static config as loaded and substituted (not yet validated), e.g. to hand to worker processes. */
+  readonly staticConfig?: Readonly<Record<string, unknown>>;
   /** Settings of `components_manager` itself that components may honour. */
   readonly manager: ManagerSettings;
   readonly lifecycle: Lifecycle;

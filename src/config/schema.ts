@@ -302,6 +302,11 @@ export function toSchemaDocument(schema: AnySchema): Record<string, unknown> {
     doc.properties = Object.fromEntries(
       Object.entries(schema.properties ?? {}).map(([k, v]) => [k, toSchemaDocument(v)]),
     );
+    // As in JSON Schema: keys that must be present (no default, not optional; objects default to {}).
+    const required = Object.entries(schema.properties ?? {})
+      .filter(([, v]) => v.default === undefined && !v.optional && v.kind !== 'object')
+      .map(([k]) => k);
+    if (required.length > 0) doc.required = required;
   }
   return doc;
 }
