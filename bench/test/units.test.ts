@@ -1,0 +1,159 @@
+/** Unit tests of the benchmark's pure parts: pattern, histogram, flags, /proc parsing, aggregation, reports. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { GeneratorResult } from '../generator/main.js';
+import { Histogram } from '../generator/histogram.js';
+import { makePattern, matches, PERIOD, slice } from '../generator/pattern.js';
+import { listFlag, numberFlag, parseFlags } from '../lib/args.js';
+import { machineBusySeconds, parseStat, ProcReader } from '../lib/proc.js';
+import { aggregate, FIGURES, median, type RunRecord } from '../report/figures.js';
+import { renderMarkdown } from '../report/markdown.js';
+import type { BenchReport } from '../report/report.js';
+import { renderSvg } from '../report/svg.js';
+import { MODE_DESCRIPTIONS, MODES } from '../lib/servers.js';
+import { areaOf } from '../profile-summary.js';
+
+test('pattern: a stream matches itself at any phase and across the period boundary', () => {
+  const pattern = makePattern();
+  for (const offset of [0, 1, PERIOD - 3, PERIOD, 5 * PERIOD + 17]) {
+    const chunk = Buffer.from(slice(pattern, offset, 70_000));
+    assert.ok(matches(pattern, offset, chunk), `offset ${offset}`);
+  }
+});
+
+test('pattern: a changed, shifted or misplaced byte is caught', () => {
+  const pattern = makePattern();
+  const chunk = Buffer.from(slice(pattern, 1000, 4096));
+  chunk[4000] = chunk[4000]! ^ 1;
+  assert.equal(matches(pattern, 1000, chunk), false);
+  assert.equal(matches(pattern, 1001, Buffer.from(slice(pattern, 1000, 4096))), false, 'shifted by one');
+  // No short sub-period: a chunk 251 bytes late does not match either.
+  assert.equal(matches(pattern, 1000, Buffer.from(slice(pattern, 1251, 4096))), false);
+});
+
+test('histogram: percentiles within 1% of the exact ones, merge adds', () => {
+  const a = new Histogram();
+  const b = new Histogram();
+  for (let i = 1; i <= 10_000; i++) (i % 2 ? a : b).record(i);
+  a.merge(Histogram.fromData(b.toData()));
+  assert.equal(a.count, 10_000);
+  for (const [q, exact] of [[0.5, 5000], [0.9, 9000], [0.99, 9900], [0.999, 9990]] as const) {
+    const got = a.quantile(q);
+    assert.ok(got >= exact && got <= exact * 1.011, `q${q}: ${got} vs ${exact}`);
+  }
+  assert.equal(a.quantile(1), 10_000);
+  assert.ok(Number.isNaN(new Histogram().quantile(0.5)));
+});
+
+test('flags: values, booleans, lists and errors that name the flag', () => {
+  const flags = parseFlags(['--quick', '--duration', '3', '--modes=bare,off']);
+  assert.equal(flags.get('quick'), true);
+  assert.equal(numberFlag(flags, 'duration', 1), 3);
+  assert.deepEqual(listFlag(flags, 'modes', MODES, []), ['bare', 'off']);
+  assert.throws(() => numberFlag(parseFlags(['--duration', 'x']), 'duration', 1), /--duration must be a number/);
+  assert.throws(() => listFlag(parseFlags(['--modes', 'bare,of']), 'modes', MODES, []), /unknown of/);
+  assert.throws(() => parseFlags(['stray']), /unexpected argument 'stray'/);
+});
+
+test('proc: stat parsing survives spaces and parentheses in the command name', () => {
+  const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+  fields[4 - 3] = '77'; // ppid
+  fields[14 - 3] = '100';
+  fields[15 - 3] = '50';
+  fields[16 - 3] = '30';
+  fields[17 - 3] = '20';
+  const parsed = parseStat(`1234 (a (weird) name) ${fields.join(' ')}`);
+  assert.deepEqual(parsed, { ppid: 77, cpuSeconds: 2 });
+});
+
+test('proc: reads this process, and machine busy time moves forward', () => {
+  const reader = new ProcReader(process.pid);
+  const first = reader.sample();
+  const busy = machineBusySeconds();
+  // Burn CPU until /proc shows 0.1 s more (bounded: a loaded machine may give us little of it).
+  const start = process.cpuUsage();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && process.cpuUsage(start).user < 150_000);
+  const second = reader.sample();
+  assert.ok(first.rssBytes > 10 * 1024 * 1024, `rss ${first.rssBytes}`);
+  assert.ok(second.cpuSeconds - first.cpuSeconds >= 0.1, `cpu ${second.cpuSeconds - first.cpuSeconds}`);
+  assert.ok(machineBusySeconds() - busy >= 0.1);
+  assert.throws(() => new ProcReader(2 ** 22 + 7).sample(), /is gone/);
+});
+
+function result(overrides: Partial<GeneratorResult>): GeneratorResult {
+  return {
+    scenario: 'throughput', threads: 1, connections: 1, durationS: 1, windowBytes: 0, mbPerSec: 0, opsPerSec: 0, totalOps: 0,
+    latencyUs: undefined, serverCpuS: undefined, generatorCpuS: undefined, helperCpuS: undefined, otherCores: undefined, cpuPerGB: undefined,
+    cpuPer1kConn: undefined, cpuPer1MReq: undefined, rssStartBytes: undefined, rssPeakBytes: undefined, rssHeldBytes: undefined,
+    rssPerIdleConnBytes: undefined, established: 0, errors: {}, verifyFailures: 0, incomplete: 0, scrapes: { ok: 0, failed: 0 },
+    ...overrides,
+  };
+}
+
+function sampleRecords(): RunRecord[] {
+  const records: RunRecord[] = [];
+  let sequence = 0;
+  const add = (mode: RunRecord['mode'], round: number, mb: number, peak: number): void => {
+    records.push({ scenario: 'throughput', mode, round, sequence: sequence++, result: result({ mbPerSec: mb, rssPeakBytes: peak }) });
+    records.push({ scenario: 'idle', mode, round, sequence: sequence++, result: result({ scenario: 'idle', rssPeakBytes: peak / 2, rssPerIdleConnBytes: 6 * 1024 }) });
+  };
+  add('bare', 0, 1000, 100);
+  add('shipped', 0, 900, 300);
+  add('bare', 1, 1200, 100);
+  add('shipped', 1, 1180, 200);
+  add('bare', 2, 1100, 100);
+  add('shipped', 2, 1050, 250);
+  return records;
+}
+
+test('aggregate: median over rounds, ratio to bare, target status, peak over scenarios', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+  assert.equal(median([]), undefined);
+  const table = aggregate(sampleRecords(), ['bare', 'shipped'], 3);
+  const throughput = table.get('throughput_mb_s')!;
+  assert.equal(throughput.get('bare')!.value, 1100);
+  assert.equal(throughput.get('shipped')!.value, 1050);
+  assert.ok(Math.abs(throughput.get('shipped')!.ratio! - 1050 / 1100) < 1e-12);
+  assert.equal(throughput.get('shipped')!.met, true);
+  assert.deepEqual(throughput.get('shipped')!.rounds, [900, 1180, 1050]);
+  assert.equal(table.get('rss_peak_mib')!.get('shipped')!.value, 250 / (1024 * 1024));
+  const idle = table.get('rss_per_idle_conn_kib')!.get('shipped')!;
+  assert.equal(idle.ratio, 1);
+  assert.equal(table.get('pingpong_req_s')!.get('shipped')!.value, undefined);
+});
+
+test('reports: Markdown marks met/missed/not measured, SVG has a bar per measured ratio', () => {
+  const records = sampleRecords();
+  const table = aggregate(records, ['bare', 'shipped'], 3);
+  const report: BenchReport = {
+    startedAt: '2026-01-01T00:00:00Z', elapsedS: 1, machine: { cpu: 'cpu', cores: 2, node: 'v20', commit: 'abc' },
+    settings: {
+      quick: true, rounds: 3, modes: ['bare', 'shipped'], scenarios: ['throughput', 'idle'], warmupS: 1, durationS: 1, serverNodeFlags: [], maxBackground: 0.5, retries: 1,
+      threads: { throughput: 2, pingpong: 1, connrate: 2, idle: 2 },
+      throughput: { connections: 64, messageSize: 16384, window: 262144 }, pingpong: { connections: 32, requestSize: 32 },
+      connrate: { connections: 32, requestSize: 32 }, idle: { connections: 10, requestSize: 32, holdS: 1 },
+    },
+    order: ['throughput round 1: bare, shipped'], modeDescriptions: MODE_DESCRIPTIONS,
+    table: Object.fromEntries([...table].map(([k, row]) => [k, Object.fromEntries(row)])),
+    targets: [], notes: ['a note'], runs: records,
+  };
+  const markdown = renderMarkdown(report);
+  assert.match(markdown, /\| throughput \(MB\/s\) \| 1,100 \| 1,050 \(0\.95\) \| ≥ 0\.95 \| \*\*met\*\* \|/);
+  assert.match(markdown, /\| ping-pong requests\/s \(req\/s\) \| — \| — \| ≥ 0\.95 \| not measured \|/);
+  assert.match(markdown, /- a note/);
+  const svg = renderSvg(report);
+  assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
+  const measured = FIGURES.filter((f) => report.table[f.key]?.shipped?.ratio !== undefined).length;
+  assert.equal((svg.match(/<rect x="290" y="\d+" width="[\d.]+" height="8"/g) ?? []).length, measured);
+});
+
+test('profile areas: our code, OpenTelemetry, Node internals, GC', () => {
+  assert.equal(areaOf('', '(garbage collector)'), 'GC');
+  assert.equal(areaOf('node:net', 'Socket'), 'Node.js internals');
+  assert.equal(areaOf('file:///r/node_modules/@opentelemetry/sdk-metrics/build/src/x.js', 'f'), 'OpenTelemetry');
+  assert.equal(areaOf('file:///r/node_modules/.cache/tcp-echo-bench/server/dist/echo/connection.js', 'f'), 'tcp-echo: echo');
+  assert.equal(areaOf('file:///r/dist/log/tskv.js', 'f'), 'tcp-echo: log');
+  assert.equal(areaOf('file:///r/node_modules/yaml/dist/index.js', 'f'), 'package: yaml/dist');
+});
