@@ -15,7 +15,7 @@ import {
 import { getLogger } from '../log/index.js';
 import { rootSettingsSchema, withLoadEnabled } from '../config/manager-schema.js';
 import { nearest } from '../config/nearest.js';
-import { validate, type Infer } from '../config/schema.js';
+import { describeValue, validate, type Infer } from '../config/schema.js';
 import type { Component, ComponentContext, ComponentDefinition, Lifecycle, ManagerSettings } from './component.js';
 
 const COMPONENTS_PATH = 'components_manager.components';
@@ -37,8 +37,10 @@ interface Plan {
   readonly config: Record<string, unknown>;
   /** Whether the component is built: the section is present (or loads by default) and not disabled. */
   readonly load: boolean;
-  /** Why it is not loaded (and what to do), for ComponentMissingError. */
+  /** Why it is not loaded (and what to do), for the error of a component that needs it. */
   readonly skipReason: string;
+  /** The config key that keeps it from loading, if a config choice does: its section is absent, or disabled. */
+  readonly skipAt?: ConfigLocation & { readonly why: 'absent' | 'disabled' };
 }
 
 interface Entry {
@@ -95,7 +97,8 @@ export function validateStaticConfig(
         definition,
         config: {},
         load: false,
-        skipReason: `add a '${definition.name}:' section under ${COMPONENTS_PATH} in ${file}`,
+        skipReason: `add a '${definition.name}:' section under ${COMPONENTS_PATH}`,
+        skipAt: { ...at, why: 'absent' },
       };
     }
     const full = validate(withLoadEnabled(definition.schema), present[definition.name], at) as Record<string, unknown>;
@@ -105,7 +108,8 @@ export function validateStaticConfig(
       definition,
       config,
       load: enabled !== false,
-      skipReason: `its section in ${file} has 'load-enabled: false'`,
+      skipReason: `it has 'load-enabled: false'`,
+      skipAt: { file, keyPath: `${at.keyPath}.load-enabled`, why: 'disabled' },
     };
   });
 
@@ -207,7 +211,8 @@ export class ComponentManager implements Lifecycle {
       }
       log.info(`started: ${this.#entries.map((e) => e.name).join(', ')}`);
     } catch (error) {
-      await this.stop({ graceful: false });
+      // Quiet: the error itself is the one line the user needs; a stop report would precede it.
+      await this.stop({ graceful: false, quiet: true });
       if (error instanceof EchoError) throw error;
       throw new ComponentStartError(
         `component '${current}' failed to ${phase}: ${error instanceof Error ? error.message : String(error)}`,
@@ -220,14 +225,15 @@ export class ComponentManager implements Lifecycle {
    * Begins shutdown: sets `stopping`, calls `onStopping` listeners, waits
    * `graceful_shutdown_interval` (unless `graceful: false`), then stops every constructed
    * component in reverse order. A component's `stop()` error is logged, never thrown, so the
-   * others still stop. Calling it again returns the same promise.
+   * others still stop. Calling it again returns the same promise. `quiet` leaves out the closing
+   * report (used when a failed start is about to print its own error line).
    */
-  stop(options: { graceful?: boolean } = {}): Promise<void> {
-    this.#stopped ??= this.#stopAll(options.graceful ?? true);
+  stop(options: { graceful?: boolean; quiet?: boolean } = {}): Promise<void> {
+    this.#stopped ??= this.#stopAll(options.graceful ?? true, options.quiet ?? false);
     return this.#stopped;
   }
 
-  async #stopAll(graceful: boolean): Promise<void> {
+  async #stopAll(graceful: boolean, quiet: boolean): Promise<void> {
     this.#stopping = true;
     for (const listener of this.#listeners.splice(0)) callListener(listener);
     const interval = this.settings.gracefulShutdownIntervalMs;
@@ -243,7 +249,7 @@ export class ComponentManager implements Lifecycle {
         log.error(`component '${entry.name}' failed to stop: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    log.info('all components stopped');
+    if (!quiet) log.info('all components stopped');
   }
 
   #contextFor(requester: string): ComponentContext {
@@ -275,9 +281,11 @@ export class ComponentManager implements Lifecycle {
         const found = findOptional<T>(name);
         if (found) return found;
         const plan = this.#plans.find((p) => p.definition.name === name);
-        throw new ComponentMissingError(
-          `component '${name}' is required by '${requester}' but is not loaded: ${plan?.skipReason ?? 'unknown component'}`,
-        );
+        const problem = `component '${name}' is required by '${requester}' but is not loaded: ${plan?.skipReason ?? 'unknown component'}`;
+        // A config choice (section absent or disabled) is a config error naming its key.
+        if (plan?.skipAt?.why === 'absent') throw new ConfigMissingKeyError(plan.skipAt, problem);
+        if (plan?.skipAt?.why === 'disabled') throw new ConfigValueError(plan.skipAt, problem);
+        throw new ComponentMissingError(problem);
       },
     };
   }
@@ -290,7 +298,7 @@ function checkTaskProcessorName(name: string, at: ConfigLocation, processors: Re
   const hint = nearest(name, known);
   throw new ConfigValueError(
     at,
-    `${JSON.stringify(name)} is not a task processor` +
+    `${describeValue(name)} is not a task processor` +
       (hint ? `; did you mean '${hint}'?` : '') +
       ` (task_processors: ${known.join(', ')})`,
   );

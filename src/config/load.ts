@@ -4,6 +4,7 @@
  * `#fallback`. The result is plain data, ready for schema validation.
  */
 import { ConfigValueError, type ConfigLocation } from '../errors.js';
+import { describeValue } from './schema.js';
 import { substitute } from './substitute.js';
 import { readYamlFile } from './yaml-file.js';
 
@@ -86,5 +87,5 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 }
 
 function describe(value: unknown): string {
-  return Array.isArray(value) ? 'a list' : `${typeof value} ${JSON.stringify(value)}`;
+  return Array.isArray(value) ? 'a list' : `${typeof value} ${describeValue(value)}`;
 }

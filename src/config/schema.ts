@@ -175,7 +175,7 @@ function convert(
 function checkRange(schema: AnySchema, n: number, at: ConfigLocation): number {
   const { minimum, maximum } = schema;
   if ((minimum !== undefined && n < minimum) || (maximum !== undefined && n > maximum)) {
-    throw new ConfigValueError(at, `${show(n)} is out of range: expected ${describeType(schema)}`);
+    throw new ConfigValueError(at, `${describeValue(n)} is out of range: expected ${describeType(schema)}`);
   }
   return n;
 }
@@ -186,7 +186,7 @@ function checkString(schema: AnySchema, value: unknown, at: ConfigLocation): str
     const hint = nearest(value, schema.enum);
     throw new ConfigValueError(
       at,
-      `${show(value)} is not allowed: expected one of ${schema.enum.join(', ')}` +
+      `${describeValue(value)} is not allowed: expected one of ${schema.enum.join(', ')}` +
         (hint ? `; did you mean '${hint}'?` : ''),
     );
   }
@@ -242,7 +242,7 @@ function child(at: ConfigLocation, key: string): ConfigLocation {
 }
 
 function badType(schema: AnySchema, value: unknown, at: ConfigLocation): ConfigValueError {
-  return new ConfigValueError(at, `${show(value)} is not valid: expected ${describeType(schema)}`);
+  return new ConfigValueError(at, `${describeValue(value)} is not valid: expected ${describeType(schema)}`);
 }
 
 /** A short human description of what a schema accepts, used in every error message. */
@@ -277,7 +277,11 @@ export function describeType(schema: AnySchema): string {
   }
 }
 
-function show(value: unknown): string {
+/**
+ * A config value as it appears in an error message: strings quoted and cut to 80 characters
+ * (a fuzzed or pasted value must not turn one error line into megabytes), containers named.
+ */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'a list' : 'a mapping';
   return String(value);

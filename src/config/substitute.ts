@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ConfigFileError, ConfigUnknownKeyError, ConfigValueError, ConfigVarMissingError, type ConfigLocation } from '../errors.js';
 import { nearest } from './nearest.js';
+import { describeValue } from './schema.js';
 import { MAX_ALIAS_COUNT, describeFsError, parseYaml } from './yaml-file.js';
 
 /** Where substituted values come from. */
@@ -161,7 +162,7 @@ function readOptional(file: string, at: ConfigLocation): string | undefined {
 
 function requireString(value: unknown, at: ConfigLocation, what: string): string {
   if (typeof value === 'string' && value !== '') return value;
-  throw new ConfigValueError(at, `${JSON.stringify(value) ?? String(value)} is not valid: expected ${what}`);
+  throw new ConfigValueError(at, `${describeValue(value)} is not valid: expected ${what}`);
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { LogSinkError } from '../errors.js';
+import { describeValue } from '../config/schema.js';
 
 /** A destination for batches of lines. One `write` at a time (the sink guarantees it). */
 export interface SinkTarget {
@@ -117,7 +118,7 @@ function describeOpenError(file: string, configFile: string | undefined, error: 
           ? 'it is a directory'
           : (error.code ?? error.message);
   const where = configFile === undefined ? FILE_PATH_KEY : `${configFile}: ${FILE_PATH_KEY}`;
-  return new LogSinkError(`${where}: cannot open log file ${JSON.stringify(file)} for appending: ${why}`, {
+  return new LogSinkError(`${where}: cannot open log file ${describeValue(file)} for appending: ${why}`, {
     cause: error,
   });
 }

@@ -3,7 +3,7 @@
  * (one, or a comma-separated list) and `task_processor` (accepted for compatibility, ignored).
  */
 import type { ComponentContext } from '../components/component.js';
-import { object, optional, string, type AnySchema, type Schema } from '../config/schema.js';
+import { describeValue, object, optional, string, type AnySchema, type Schema } from '../config/schema.js';
 import { ConfigValueError, HttpRouteConflictError } from '../errors.js';
 import type { HttpHandler } from './http.js';
 import { parseMethods, pathTemplateProblem } from './router.js';
@@ -47,7 +47,7 @@ export function mountHandler(
   const server = context.find<HttpServer>('server');
   const at = (name: string) => ({ file: context.configFile, keyPath: `components_manager.components.${section}.${name}` });
   const problem = pathTemplateProblem(route.path);
-  if (problem) throw new ConfigValueError(at(key.path), `${JSON.stringify(route.path)} is not a valid path: it ${problem}`);
+  if (problem) throw new ConfigValueError(at(key.path), `${describeValue(route.path)} is not a valid path: it ${problem}`);
   let methods: string[];
   try {
     methods = parseMethods(route.method);

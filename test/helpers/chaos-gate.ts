@@ -226,7 +226,8 @@ class Connection {
 
   constructor(client: net.Socket, target: { host: string; port: number }, toServer: DirectionControl, toClient: DirectionControl) {
     this.client = client;
-    this.upstream = net.connect(target.port, target.host);
+    // Half-open on both legs, so a FIN travels through the gate and the echo still in flight comes back.
+    this.upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
     for (const s of [client, this.upstream]) {
       s.setNoDelay(true);
       // Errors end the pair below; a test gate must never crash the test process.
@@ -289,7 +290,7 @@ export class ChaosGate {
 
   /** Starts a gate forwarding to `options.port` on loopback. */
   static async start(options: GateOptions): Promise<ChaosGate> {
-    const server = net.createServer();
+    const server = net.createServer({ allowHalfOpen: true });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return new ChaosGate(server, { host: options.host ?? '127.0.0.1', port: options.port });

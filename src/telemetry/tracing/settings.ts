@@ -5,7 +5,7 @@
  * precedence rules are unit-tested without a process.
  */
 import { ConfigValueError, type ConfigLocation } from '../../errors.js';
-import { boolean, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
+import { boolean, describeValue, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
 
 /** The OTLP exporter's own default request timeout (OTEL_EXPORTER_OTLP_TIMEOUT). */
 const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
@@ -211,10 +211,10 @@ export function tracesUrl(endpoint: string, at: ConfigLocation): string {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new ConfigValueError(at, `${JSON.stringify(endpoint)} is not a URL: expected e.g. http://localhost:4318`);
+    throw new ConfigValueError(at, `${describeValue(endpoint)} is not a URL: expected e.g. http://localhost:4318`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigValueError(at, `${JSON.stringify(endpoint)} is not an http(s) URL: OTLP/HTTP needs http:// or https://`);
+    throw new ConfigValueError(at, `${describeValue(endpoint)} is not an http(s) URL: OTLP/HTTP needs http:// or https://`);
   }
   if (url.pathname.endsWith('/v1/traces')) return url.href;
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;

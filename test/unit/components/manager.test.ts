@@ -4,7 +4,6 @@ import { defineComponent, type Component, type ComponentContext } from '../../..
 import { ComponentManager } from '../../../src/components/manager.js';
 import { duration, integer, object, optional, string } from '../../../src/config/schema.js';
 import {
-  ComponentMissingError,
   ComponentStartError,
   ConfigMissingKeyError,
   ConfigUnknownKeyError,
@@ -277,22 +276,28 @@ describe('ComponentManager: find / findOptional', () => {
     await manager.stop();
   });
 
-  test('find of a component without a section: ComponentMissingError telling what to add', async () => {
+  test('find of a component without a section: a config error at its key telling what to add', async () => {
     const { list } = fixture({ needs: { beta: ['alpha'] } });
     const manager = new ComponentManager(list, FILE, root({ beta: {} }));
     await assert.rejects(manager.start(), (error: unknown) => {
-      assert.ok(error instanceof ComponentMissingError);
-      assert.equal(error.code, 'ECHO_ERR_COMPONENT_MISSING');
+      assert.ok(error instanceof ConfigMissingKeyError);
+      assert.equal(error.keyPath, 'components_manager.components.alpha');
+      assert.match(error.message, /^static\.yaml: components_manager\.components\.alpha: /);
       assert.match(error.message, /component 'alpha' is required by 'beta' but is not loaded/);
-      assert.match(error.message, /add a 'alpha:' section under components_manager\.components in static\.yaml/);
+      assert.match(error.message, /add a 'alpha:' section under components_manager\.components/);
       return true;
     });
   });
 
-  test('find of a disabled component says so', async () => {
+  test('find of a disabled component: a config error at its load-enabled key', async () => {
     const { list } = fixture({ needs: { beta: ['alpha'] } });
     const manager = new ComponentManager(list, FILE, root({ alpha: { 'load-enabled': false }, beta: {} }));
-    await assert.rejects(manager.start(), /load-enabled: false/);
+    await assert.rejects(manager.start(), (error: unknown) => {
+      assert.ok(error instanceof ConfigValueError);
+      assert.equal(error.keyPath, 'components_manager.components.alpha.load-enabled');
+      assert.match(error.message, /load-enabled: false/);
+      return true;
+    });
   });
 
   test('find of a component later in the list, or of an unknown one, is a clear error', async () => {
