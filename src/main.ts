@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-/** tcp-echo: argv → component list → run (userver's `DaemonMain`). */
+/** tcp-echo: argv → component list → run (userver's `DaemonMain`), or an echo worker in cluster mode. */
+import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { daemonMain } from './components/daemon-main.js';
 import { echoComponent } from './echo/echo-component.js';
 import { loggingComponent } from './log/logging-component.js';
@@ -10,7 +11,7 @@ import { serverComponent } from './monitor/server-component.js';
 import { statisticsStorageComponent } from './telemetry/statistics-storage.js';
 import { tracerComponent } from './telemetry/tracer-component.js';
 
-process.exitCode = await daemonMain(process.argv.slice(2), [
+const components = [
   loggingComponent,
   statisticsStorageComponent,
   tracerComponent,
@@ -19,4 +20,20 @@ process.exitCode = await daemonMain(process.argv.slice(2), [
   serverMonitorHandlerComponent,
   testsControlComponent,
   echoComponent,
+];
+
+/**
+ * What an echo worker process constructs (`tcp-echo.workers` > 1): the echo and what it logs,
+ * counts and traces with. The monitor listener and its handlers stay in the primary, which shows
+ * and resets the metrics of the whole service.
+ */
+const WORKER_COMPONENTS: ReadonlySet<string> = new Set([
+  loggingComponent.name,
+  statisticsStorageComponent.name,
+  tracerComponent.name,
+  echoComponent.name,
 ]);
+
+process.exitCode = isEchoWorker()
+  ? await runEchoWorker(components, WORKER_COMPONENTS)
+  : await daemonMain(process.argv.slice(2), components);

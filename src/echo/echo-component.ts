@@ -2,8 +2,12 @@
  * The `tcp-echo` component (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens,
  * hands each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop.
  */
+import cluster from 'node:cluster';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { EchoCluster } from '../cluster/supervisor.js';
+import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
+import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
 import { getLogger } from '../log/index.js';
@@ -88,6 +92,7 @@ export const echoSchema = object({
         maximum: MAX_TIMER_MS,
       }),
     ),
+    workers: workersSchema,
     task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js accepts on its one event loop' }),
     ),
@@ -123,7 +128,10 @@ export class EchoComponent implements Component {
   constructor(config: EchoConfig, context: ComponentContext) {
     this.config = config;
     this.gracefulShutdownMs = config.graceful_shutdown_interval ?? context.manager.gracefulShutdownIntervalMs;
-    this.logger = getLogger(ECHO_COMPONENT_NAME);
+    // In a cluster worker every line names the worker, so a connection's lines lead to its process.
+    const slot = workerSlot();
+    this.logger =
+      slot === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child({ worker: slot, pid: process.pid });
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     context.findOptional<StatisticsStorage>('statistics-storage')?.registerEchoStats(this.stats);
 
@@ -260,9 +268,37 @@ export class EchoComponent implements Component {
   };
 }
 
-/** The `tcp-echo` component definition. */
+/**
+ * Extra time the primary gives its workers to stop, on top of the drain window and the final
+ * flush of open connections: their tracer's span flush and their log flush (2 s each at most).
+ */
+const WORKER_STOP_MARGIN_MS = 10_000;
+
+/**
+ * The `tcp-echo` component definition. With `workers` > 1 the primary process runs an EchoCluster
+ * in its place (the echo runs in worker processes); in a worker and with one process, the echo itself.
+ */
 export const echoComponent = defineComponent({
   name: ECHO_COMPONENT_NAME,
   schema: echoSchema,
-  create: (config, context) => new EchoComponent(config, context),
+  create: (config, context): Component => {
+    const workers = resolveWorkers(config.workers, context.manager.mainWorkerThreads);
+    if (workers === 1 || isEchoWorker()) return new EchoComponent(config, context);
+    if (!cluster.isPrimary) {
+      // Run by another cluster primary (e.g. a process manager's cluster mode): it owns the forking.
+      getLogger(ECHO_COMPONENT_NAME).warning(`workers: ${workers} ignored: this process is a worker of another cluster primary`);
+      return new EchoComponent(config, context);
+    }
+    if (context.staticConfig === undefined) throw new TypeError('tcp-echo: cluster mode needs context.staticConfig');
+    const drainMs = Math.max(config.graceful_shutdown_interval ?? 0, context.manager.gracefulShutdownIntervalMs);
+    return new EchoCluster({
+      workers,
+      configFile: context.configFile,
+      root: context.staticConfig,
+      lifecycle: context.lifecycle,
+      storage: context.findOptional<StatisticsStorage>('statistics-storage'),
+      stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
+      logger: getLogger('echo-cluster'),
+    });
+  },
 });

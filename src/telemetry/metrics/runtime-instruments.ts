@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { BatchObservableCallback, Meter } from '@opentelemetry/api';
+import type { GaugeMerge } from './merge.js';
 
 const USER = Object.freeze({ mode: 'user' });
 const SYSTEM = Object.freeze({ mode: 'system' });
@@ -52,6 +53,15 @@ export class EventLoopSampler {
   stop(): void {
     this.#delay.disable();
   }
+}
+
+/**
+ * How a gauge of this module combines over the processes of a cluster: the service's uptime is
+ * the oldest process's, and an event loop's delay or busy share is a per-loop figure whose worst
+ * value is what an alert needs; every other gauge (RSS, open fds, open sockets) is summed.
+ */
+export function gaugeMergeOf(instrumentName: string): GaugeMerge {
+  return instrumentName === 'process.uptime_seconds' || instrumentName.startsWith('engine.event-loop.') ? 'max' : 'sum';
 }
 
 /** Counters of the logger, when the logging module provides them. */
