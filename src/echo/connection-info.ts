@@ -28,16 +28,69 @@ export function socketFd(socket: Socket): number | undefined {
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
 }
 
+/** What libuv's getpeername/getsockname fill in. */
+interface HandleAddress {
+  address?: string;
+  port?: number;
+}
+
+interface AddressHandle {
+  getpeername?(out: HandleAddress): number;
+  getsockname?(out: HandleAddress): number;
+}
+
+/**
+ * One socket end's address and port. Asked of the libuv handle directly when it can tell: the
+ * public getters (`remoteAddress`...) also cache a `{ address, family, port }` object on the
+ * socket for its whole life, a cost per open connection that the bare echo does not pay. The
+ * public getters serve when the handle cannot (never the case for an accepted TCP socket on Node 20).
+ */
+function endpoint(socket: Socket, peer: boolean): HandleAddress {
+  const handle = (socket as unknown as { _handle?: AddressHandle | null })._handle;
+  const query = peer ? handle?.getpeername : handle?.getsockname;
+  if (handle && typeof query === 'function') {
+    const out: HandleAddress = {};
+    if (query.call(handle, out) === 0) return out;
+  }
+  return peer
+    ? { address: socket.remoteAddress, port: socket.remotePort }
+    : { address: socket.localAddress, port: socket.localPort };
+}
+
+/**
+ * A tiny memo for addresses: the listener's own address is the same for every connection and
+ * clients often come from few addresses, so one string is shared by every connection with that
+ * address instead of a copy each (they are kept for the connection's life, in its span data).
+ */
+class AddressMemo {
+  private raw: string | undefined;
+  private normalized: string | undefined;
+
+  get(raw: string | undefined): string | undefined {
+    if (raw === undefined) return undefined;
+    if (raw !== this.raw) {
+      this.raw = raw;
+      this.normalized = normalizeAddress(raw);
+    }
+    return this.normalized;
+  }
+}
+
+const peerAddresses = new AddressMemo();
+const localAddresses = new AddressMemo();
+
 /** Builds the ConnectionInfo of the `number`-th accepted socket. */
 export function connectionInfo(socket: Socket, number: number): ConnectionInfo {
-  const peerAddress = normalizeAddress(socket.remoteAddress);
+  const peer = endpoint(socket, true);
+  const local = endpoint(socket, false);
+  const peerAddress = peerAddresses.get(peer.address);
   return {
     fd: socketFd(socket),
     number,
     peerAddress,
-    peerPort: socket.remotePort,
-    localAddress: normalizeAddress(socket.localAddress),
-    localPort: socket.localPort,
+    peerPort: peer.port,
+    localAddress: localAddresses.get(local.address),
+    localPort: local.port,
     networkType: networkTypeOf(peerAddress),
   };
 }

@@ -12,6 +12,46 @@ import { bytesSent, type CloseReason, type EchoStats } from './stats.js';
 /** Socket errors that only mean the peer went away: an ordinary close with reason `reset`. */
 const PEER_GONE: ReadonlySet<string | undefined> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
+/**
+ * Where a socket keeps its connection. The listeners below are shared by every socket (Node calls
+ * them with `this` = the socket), so a connection costs one property here instead of six bound
+ * closures; a symbol cannot collide with Node's own socket fields.
+ */
+const CONNECTION = Symbol('tcp-echo.connection');
+
+type EchoSocket = Socket & { [CONNECTION]?: EchoConnection };
+
+function connectionOf(socket: Socket): EchoConnection | undefined {
+  return (socket as EchoSocket)[CONNECTION];
+}
+
+// Shared listeners (no per-connection closures). Each only forwards to the connection.
+function onSocketError(this: Socket, error: NodeJS.ErrnoException): void {
+  connectionOf(this)?.handleError(error);
+}
+function onSocketClose(this: Socket): void {
+  connectionOf(this)?.handleClose();
+}
+function onSocketFinish(this: Socket): void {
+  connectionOf(this)?.handleFinish();
+}
+function onSocketFirstData(this: Socket): void {
+  this.removeListener('data', onSocketFirstData);
+  connectionOf(this)?.handleFirstData();
+}
+function onSocketTimeout(this: Socket): void {
+  connectionOf(this)?.handleTimeout();
+}
+// The pipe pauses reading when a write returns false: one backpressure pause. Counted when it
+// begins, not on 'drain', so a client that never reads again is counted too.
+function onSocketPause(this: Socket): void {
+  const connection = connectionOf(this);
+  if (connection !== undefined) connection.deps.stats.backpressurePauses++;
+}
+function forceClose(socket: Socket): void {
+  socket.destroy();
+}
+
 /** What a connection needs from its acceptor. */
 export interface ConnectionDeps {
   readonly stats: EchoStats;
@@ -33,7 +73,8 @@ export class EchoConnection {
   readonly socket: Socket;
   readonly info: ConnectionInfo;
   private readonly trace: ConnectionTrace;
-  private readonly deps: ConnectionDeps;
+  /** @internal Read by the shared listeners. */
+  readonly deps: ConnectionDeps;
   private readonly openedAt = performance.now();
   /** Set by the first cause of the close (timeout, shutdown, socket error); `eof` when none. */
   private reason: CloseReason | undefined;
@@ -49,15 +90,18 @@ export class EchoConnection {
     deps.stats.opened++;
     deps.stats.live.add(socket);
 
-    socket.on('error', this.onError);
-    socket.once('close', this.onClose);
-    socket.once('finish', this.onFinish);
-    socket.on('pause', this.onPause);
-    socket.once('data', this.onFirstData);
+    (socket as EchoSocket)[CONNECTION] = this;
+    // `on`, not `once`: 'close' and 'finish' fire once per socket anyway, the 'data' listener removes
+    // itself, and `once` would keep a wrapper closure per listener alive for the connection's life.
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('finish', onSocketFinish);
+    socket.on('pause', onSocketPause);
+    socket.on('data', onSocketFirstData);
     if (deps.idleTimeoutMs > 0) {
       // Node re-arms this timer on every read and write, inside the runtime (no JS of ours per chunk).
       socket.setTimeout(deps.idleTimeoutMs);
-      socket.once('timeout', this.onTimeout);
+      socket.on('timeout', onSocketTimeout);
     }
     // HOT PATH: the runtime moves the bytes; never add a per-chunk listener, closure, log or OTel call here.
     socket.pipe(socket);
@@ -79,7 +123,7 @@ export class EchoConnection {
     const socket = this.socket;
     if (socket.destroyed || this.forceTimer !== undefined) return;
     this.reason ??= 'shutdown';
-    socket.removeListener('data', this.onFirstData);
+    socket.removeListener('data', onSocketFirstData);
     socket.unpipe(socket);
     if (!socket.writableEnded) {
       // Bytes read but still in the readable buffer (the pipe was paused) are echo data too.
@@ -88,41 +132,44 @@ export class EchoConnection {
     }
     // Flowing with no 'data' listener: further input is read and dropped (still counted as read).
     socket.resume();
-    this.forceTimer = setTimeout(this.forceClose, flushBoundMs);
+    this.forceTimer = setTimeout(forceClose, flushBoundMs, socket);
   }
 
-  private readonly forceClose = (): void => {
-    this.socket.destroy();
-  };
+  /** @internal The first chunk arrived: the send side begins. */
+  handleFirstData(): void {
+    try {
+      this.trace.sendStarted();
+    } catch (error) {
+      this.reportFailure('sendStarted', error);
+    }
+  }
 
-  private readonly onFirstData = (): void => {
-    this.safely('sendStarted', () => this.trace.sendStarted());
-  };
+  /** @internal Our write side is flushed and ended. */
+  handleFinish(): void {
+    try {
+      this.trace.sendEnded();
+    } catch (error) {
+      this.reportFailure('sendEnded', error);
+    }
+  }
 
-  private readonly onFinish = (): void => {
-    this.safely('sendEnded', () => this.trace.sendEnded());
-  };
-
-  // The pipe pauses reading when a write returns false: one backpressure pause. Counted when it
-  // begins, not on 'drain', so a client that never reads again is counted too.
-  private readonly onPause = (): void => {
-    this.deps.stats.backpressurePauses++;
-  };
-
-  private readonly onTimeout = (): void => {
+  /** @internal No bytes either way for idle_timeout. */
+  handleTimeout(): void {
     this.reason ??= 'timeout';
     this.socket.destroy();
-  };
+  }
 
-  // Node destroys the socket after 'error' and always emits 'close' next (lib/net.js).
-  private readonly onError = (error: NodeJS.ErrnoException): void => {
+  /** @internal Node destroys the socket after 'error' and always emits 'close' next (lib/net.js). */
+  handleError(error: NodeJS.ErrnoException): void {
     this.error ??= error;
     this.reason ??= PEER_GONE.has(error.code) ? 'reset' : 'error';
-  };
+  }
 
-  private readonly onClose = (): void => {
+  /** @internal The socket is closed: counters, duration, the close line, the span's end. */
+  handleClose(): void {
     clearTimeout(this.forceTimer);
     const { socket, deps } = this;
+    (socket as EchoSocket)[CONNECTION] = undefined;
     const stats = deps.stats;
     const reason = this.reason ?? 'eof';
     const bytesRead = socket.bytesRead;
@@ -136,10 +183,14 @@ export class EchoConnection {
 
     const seconds = (performance.now() - this.openedAt) / 1000;
     // Each step on its own: one failing telemetry call must not skip the others.
-    this.safely('recordDuration', () => stats.recordDuration(seconds));
-    this.safely('sendEnded', () => this.trace.sendEnded());
+    try {
+      stats.recordDuration(seconds);
+    } catch (error) {
+      this.reportFailure('recordDuration', error);
+    }
+    this.handleFinish();
     // Logged before the span ends, inside it, as userver's "Closing socket" is.
-    this.safely('close log', () => {
+    try {
       const error = this.error as NodeJS.ErrnoException | undefined;
       const fields = {
         reason,
@@ -150,20 +201,22 @@ export class EchoConnection {
       };
       if (reason === 'error') this.trace.logger.warning('Closing socket', fields);
       else this.trace.logger.info('Closing socket', fields);
-    });
-    this.safely('end', () => this.trace.end({ reason, bytesRead, bytesWritten, error: this.error }));
-  };
-
-  /** Runs telemetry code from a socket handler: its failure is logged, never thrown into the event loop. */
-  private safely(what: string, action: () => void): void {
-    try {
-      action();
     } catch (error) {
-      try {
-        this.deps.logger.error(`${what} failed for connection ${this.info.number}: ${String(error)}`);
-      } catch {
-        // The logger itself failed; nothing left to tell.
-      }
+      this.reportFailure('close log', error);
+    }
+    try {
+      this.trace.end({ reason, bytesRead, bytesWritten, error: this.error });
+    } catch (error) {
+      this.reportFailure('end', error);
+    }
+  }
+
+  /** Telemetry failed inside a socket handler: logged, never thrown into the event loop. */
+  private reportFailure(what: string, error: unknown): void {
+    try {
+      this.deps.logger.error(`${what} failed for connection ${this.info.number}: ${String(error)}`);
+    } catch {
+      // The logger itself failed; nothing left to tell.
     }
   }
 }

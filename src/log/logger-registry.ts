@@ -5,7 +5,7 @@
  * no-op function, an enabled one writes — so a call never compares levels (pino's `lib/levels.js`).
  * Module loggers are few and live forever, so the registry keeps them and re-assigns their methods
  * on every level change. Child loggers (one per connection) are *not* kept: a child is
- * `Object.create(parent)` with its own precomputed field parts, so it finds the level methods
+ * `Object.create(parent)` with its own precomputed field part, so it finds the level methods
  * through its prototype chain and follows level changes for free, and it is garbage once its
  * connection is gone.
  */
@@ -65,20 +65,54 @@ class LoggerNode implements Logger {
   declare critical: LogMethod;
   /** Module part per encoder index. */
   declare moduleParts: readonly string[];
-  /** Bound-fields part per encoder index (`''` for a root). */
-  declare boundParts: readonly string[];
   declare registry: LoggerRegistry;
+  /** The node this child was made from (`undefined` for a root). */
+  declare parentNode: LoggerNode | undefined;
+  /** The fields this child binds (`undefined` for a root). */
+  declare fields: LogFields | undefined;
+  /**
+   * All bound fields (this node's and its ancestors'), encoded in the format of `boundFormat`.
+   * Only the format in use is encoded: a child lives as long as its connection, and a second
+   * encoding per connection would be memory and work for a format no line is written in.
+   */
+  declare boundPart: string;
+  declare boundFormat: number;
 
   child(fields: LogFields): Logger {
     const node = Object.create(this) as LoggerNode;
-    // Formatted once here, for every format: a child is made once per connection, lines are many.
-    node.boundParts = ENCODERS.map((encoder, i) => (this.boundParts[i] as string) + encoder.fieldsPart(fields));
+    node.parentNode = this;
+    node.fields = fields;
+    // Encoded once here, in the current format: a child is made once per connection, lines are many.
+    const format = this.registry.formatIndex;
+    node.boundPart = flatten(this.bound(format) + (ENCODERS[format] as LineEncoder).fieldsPart(fields));
+    node.boundFormat = format;
     return node;
+  }
+
+  /** The bound fields in format `format`, re-encoded (once) after the format changed. */
+  bound(format: number): string {
+    if (this.boundFormat === format) return this.boundPart;
+    const parent = this.parentNode;
+    const part = parent === undefined ? '' : flatten(parent.bound(format) + (ENCODERS[format] as LineEncoder).fieldsPart(this.fields));
+    this.boundPart = part;
+    this.boundFormat = format;
+    return part;
   }
 
   isEnabled(level: LogLevel): boolean {
     return this.registry.isEnabled(level);
   }
+}
+
+/**
+ * The same text as one flat string. Encoding builds a bound part with `+=`, which V8 keeps as a
+ * rope: a 32-byte node per piece plus each short piece, all alive as long as the child (that is,
+ * as long as its connection). A round trip through UTF-8 yields one sequential string; a string
+ * UTF-8 cannot carry unchanged (a lone surrogate) keeps its rope.
+ */
+function flatten(text: string): string {
+  const flat = Buffer.from(text, 'utf8').toString('utf8');
+  return flat === text ? flat : text;
 }
 
 /** The writing methods of one module's root, made once; assigned or replaced by no-ops on level changes. */
@@ -93,7 +127,8 @@ export interface LoggerRegistryOptions {
 /** The process's loggers and their shared configuration. */
 export class LoggerRegistry {
   private level: LogLevel = 'info';
-  private formatIndex = 0;
+  /** @internal The current format's index in ENCODERS (read by LoggerNode). */
+  formatIndex = 0;
   private sink: QueuedSink | undefined;
   private defaultSinkInstance: QueuedSink | undefined;
   private readonly makeDefaultSink: () => QueuedSink;
@@ -122,7 +157,10 @@ export class LoggerRegistry {
     const node = new LoggerNode();
     node.registry = this;
     node.moduleParts = ENCODERS.map((encoder) => encoder.modulePart(module));
-    node.boundParts = ENCODERS.map(() => '');
+    node.parentNode = undefined;
+    node.fields = undefined;
+    node.boundPart = '';
+    node.boundFormat = this.formatIndex;
     const methods = {} as LevelMethods;
     for (const level of LINE_LEVELS) {
       // `this` is the node the method was called on (a child inherits it); a detached call
@@ -195,7 +233,7 @@ export class LoggerRegistry {
         level,
         node.moduleParts[i] as string,
         typeof text === 'string' ? text : String(text),
-        node.boundParts[i] as string,
+        node.bound(i),
         fields,
       );
       this.currentSink().push(line);

@@ -2,11 +2,21 @@
  * A bounded, never-blocking line queue in front of a SinkTarget (userver's async logger queue with
  * `overflow_behavior: discard`).
  *
- * `push()` only appends to a string and bumps counters: it never waits and never throws. Lines
- * collected during one turn of the event loop are written as one batch on `setImmediate`, one
- * write in flight at a time (backpressure: the next batch waits for the previous write). Lines
- * that are queued or in flight count against `maxLines`; past it, new lines are dropped and
- * counted. Write errors are counted (the lines are lost) and reported once per kind of error.
+ * `push()` only copies the line's bytes into a buffer and bumps counters: it never waits and never
+ * throws. Lines are written in batches, one write in flight at a time (backpressure: the next batch
+ * waits for the previous write). A line after a quiet spell is written on `setImmediate`; while
+ * lines keep coming, a batch starts at most every MIN_WRITE_INTERVAL_MS (or as soon as a full chunk
+ * waits), because each write is a thread-pool round trip costing some 20 µs of CPU whatever its
+ * size: written per loop turn, two lines per connection cost more than the connection's echo. Lines that are queued or in flight count against `maxLines`; past it, new lines
+ * are dropped and counted. Write errors are counted (the lines are lost) and reported once per kind
+ * of error.
+ *
+ * Why bytes at once rather than strings until the write: a line is built by concatenation, which
+ * V8 keeps as a rope (a node per piece, several hundred bytes of heap for a 200-character line),
+ * and appending lines to a pending string makes a rope of ropes. Lines that wait for a write in
+ * flight survive young-generation collections that way, get promoted, and grow the heap (and the
+ * process RSS) for every connection that logs. Copied into a reused chunk at once, a line is
+ * garbage before the next collection and the queue holds only plain bytes.
  */
 import type { SinkTarget } from './sink-target.js';
 
@@ -31,35 +41,48 @@ export interface QueuedSinkOptions {
   readonly onError?: (error: NodeJS.ErrnoException) => void;
 }
 
-/** Characters per queued chunk: lines are appended to a chunk until it reaches this size. */
-const CHUNK_CHARS = 64 * 1024;
-/** Characters per write, roughly (whole chunks): bounds the encoding work done per write on the loop. */
-const BATCH_CHARS = 1024 * 1024;
+/** Bytes per queued chunk: lines are copied into a chunk until the next one would not fit. */
+const CHUNK_BYTES = 64 * 1024;
+/** Bytes per write, roughly (whole chunks): bounds the copying done per write on the loop. */
+const BATCH_BYTES = 1024 * 1024;
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit: a line this short surely fits. */
+const MAX_UTF8_PER_UNIT = 3;
+
+/** Least time between the starts of two batches while lines keep coming (see the file comment). */
+const MIN_WRITE_INTERVAL_MS = 10;
 
 /** How long to wait before retrying a write the OS refused with EAGAIN (a non-blocking pipe is full). */
 const EAGAIN_RETRY_MS = 10;
+
+/** Queued lines as bytes. */
+interface Chunk {
+  readonly buf: Buffer;
+  /** Bytes filled. */
+  used: number;
+  lines: number;
+  chars: number;
+}
 
 /** A bounded queue of lines written asynchronously to one target. */
 export class QueuedSink {
   readonly target: SinkTarget;
   private readonly options: QueuedSinkOptions;
-  /**
-   * Lines not yet handed to the target: full chunks of about CHUNK_CHARS characters, then the
-   * chunk being filled (`tail`; V8 ropes make `+=` cheap). Chunks keep each write, and so the
-   * flattening and UTF-8 encoding done on the event loop, at about BATCH_CHARS whatever the backlog.
-   */
-  private readonly chunks: string[] = [];
-  private readonly chunkLines: number[] = [];
-  private tail = '';
-  private tailLines = 0;
+  /** Full chunks not yet handed to the target, oldest first; then `current`, being filled. */
+  private readonly chunks: Chunk[] = [];
+  private current: Chunk | undefined;
+  /** A chunk buffer whose write has finished, kept for the next chunk (two alternate when steady). */
+  private spare: Buffer | undefined;
   private pendingLines = 0;
   private pendingChars = 0;
-  /** The batch being written: its bytes, how far the target got, and its line count. */
+  /** The batch being written: its bytes, how far the target got, its chunks and line count. */
   private inflight: Buffer | undefined;
+  private inflightChunks: Chunk[] = [];
   private inflightOffset = 0;
   private inflightLines = 0;
   private inflightChars = 0;
   private scheduled = false;
+  /** `performance.now()` when the last batch was handed to the target. */
+  private lastWriteAt = -Infinity;
   private closed = false;
   private readonly reportedErrors = new Set<string>();
   private idleWaiters: Array<() => void> = [];
@@ -88,21 +111,36 @@ export class QueuedSink {
       counters.dropped++;
       return false;
     }
-    this.tail += line;
-    this.tailLines++;
+    this.append(line);
     this.pendingLines++;
     this.pendingChars += line.length;
-    if (this.tail.length >= CHUNK_CHARS) {
-      this.chunks.push(this.tail);
-      this.chunkLines.push(this.tailLines);
-      this.tail = '';
-      this.tailLines = 0;
-    }
-    if (!this.scheduled && this.inflight === undefined) {
-      this.scheduled = true;
-      setImmediate(this.writeNext);
-    }
+    if (!this.scheduled && this.inflight === undefined) this.scheduleWrite();
     return true;
+  }
+
+  /** Copies `line` (UTF-8) behind the queued ones. */
+  private append(line: string): void {
+    let chunk = this.current;
+    const free = chunk === undefined ? 0 : CHUNK_BYTES - chunk.used;
+    if (chunk === undefined || line.length * MAX_UTF8_PER_UNIT > free) {
+      // Possibly too long for what is left: measure it exactly before deciding.
+      const bytes = Buffer.byteLength(line, 'utf8');
+      if (chunk === undefined || bytes > free) {
+        if (chunk !== undefined) this.chunks.push(chunk);
+        if (bytes > CHUNK_BYTES) {
+          // A line longer than a chunk gets its own.
+          this.chunks.push({ buf: Buffer.from(line, 'utf8'), used: bytes, lines: 1, chars: line.length });
+          this.current = undefined;
+          return;
+        }
+        chunk = { buf: this.spare ?? Buffer.allocUnsafeSlow(CHUNK_BYTES), used: 0, lines: 0, chars: 0 };
+        this.spare = undefined;
+        this.current = chunk;
+      }
+    }
+    chunk.used += chunk.buf.write(line, chunk.used, 'utf8');
+    chunk.lines++;
+    chunk.chars += line.length;
   }
 
   /** Resolves once everything queued so far is written (or lost), or after `timeoutMs`. True if idle. */
@@ -132,9 +170,8 @@ export class QueuedSink {
     // Whatever did not make it in time is lost; an in-flight write may still finish and is then counted.
     this.options.counters.dropped += this.pendingLines;
     this.chunks.length = 0;
-    this.chunkLines.length = 0;
-    this.tail = '';
-    this.tailLines = 0;
+    this.current = undefined;
+    this.spare = undefined;
     this.pendingLines = 0;
     this.pendingChars = 0;
     this.target.close();
@@ -149,6 +186,15 @@ export class QueuedSink {
     return this.pendingLines === 0 && this.inflight === undefined;
   }
 
+  /** Starts the next batch on `setImmediate`, or later to keep MIN_WRITE_INTERVAL_MS between batches. */
+  private scheduleWrite(): void {
+    this.scheduled = true;
+    const wait = this.lastWriteAt + MIN_WRITE_INTERVAL_MS - performance.now();
+    // A full chunk waiting is written at once: the interval saves small writes, not throughput.
+    if (wait <= 0 || this.chunks.length > 0) setImmediate(this.writeNext);
+    else setTimeout(this.writeNext, wait);
+  }
+
   // An arrow property: passed to setImmediate/setTimeout without a per-call closure.
   private readonly writeNext = (): void => {
     this.scheduled = false;
@@ -156,6 +202,7 @@ export class QueuedSink {
     if (batch === undefined) {
       if (this.pendingLines === 0) return this.notifyIdle();
       batch = this.takeBatch();
+      this.lastWriteAt = performance.now();
     }
     const data = this.inflightOffset === 0 ? batch : batch.subarray(this.inflightOffset);
     try {
@@ -166,26 +213,37 @@ export class QueuedSink {
     }
   };
 
-  /** Moves the oldest pending lines, about BATCH_CHARS of them (whole lines), into `inflight`. */
+  /** Moves the oldest pending lines, about BATCH_BYTES of them (whole chunks), into `inflight`. */
   private takeBatch(): Buffer {
-    let text = '';
+    const taken: Chunk[] = [];
+    let bytes = 0;
+    while (this.chunks.length > 0 && bytes < BATCH_BYTES) {
+      const chunk = this.chunks.shift() as Chunk;
+      taken.push(chunk);
+      bytes += chunk.used;
+    }
+    if (bytes < BATCH_BYTES && this.current !== undefined) {
+      taken.push(this.current);
+      bytes += this.current.used;
+      this.current = undefined;
+    }
     let lines = 0;
-    while (this.chunks.length > 0 && text.length < BATCH_CHARS) {
-      text += this.chunks.shift() as string;
-      lines += this.chunkLines.shift() as number;
+    let chars = 0;
+    for (const chunk of taken) {
+      lines += chunk.lines;
+      chars += chunk.chars;
     }
-    if (text.length < BATCH_CHARS && this.tailLines > 0) {
-      text += this.tail;
-      lines += this.tailLines;
-      this.tail = '';
-      this.tailLines = 0;
-    }
-    this.inflight = Buffer.from(text, 'utf8');
+    const first = taken[0] as Chunk;
+    // One chunk (the usual case: the lines of one loop turn) is written in place; a backlog is
+    // joined into one write.
+    this.inflight =
+      taken.length === 1 ? first.buf.subarray(0, first.used) : Buffer.concat(taken.map((c) => c.buf.subarray(0, c.used)), bytes);
+    this.inflightChunks = taken;
     this.inflightOffset = 0;
     this.inflightLines = lines;
-    this.inflightChars = text.length;
+    this.inflightChars = chars;
     this.pendingLines -= lines;
-    this.pendingChars -= text.length;
+    this.pendingChars -= chars;
     return this.inflight;
   }
 
@@ -215,14 +273,23 @@ export class QueuedSink {
   };
 
   private finishBatch(): void {
+    // The target is done with these bytes: a chunk buffer can take new lines.
+    if (this.spare === undefined && !this.closed) {
+      for (const chunk of this.inflightChunks) {
+        if (chunk.buf.length === CHUNK_BYTES) {
+          this.spare = chunk.buf;
+          break;
+        }
+      }
+    }
+    this.inflightChunks = [];
     this.inflight = undefined;
     this.inflightOffset = 0;
     this.inflightLines = 0;
     this.inflightChars = 0;
     // Lines queued meanwhile go next (also while closing, until close()'s timeout gives up).
     if (this.pendingLines > 0) {
-      this.scheduled = true;
-      setImmediate(this.writeNext);
+      this.scheduleWrite();
     } else {
       this.notifyIdle();
     }

@@ -1,11 +1,21 @@
 /**
- * The ConnectionTracer on OpenTelemetry: per accepted socket a `sock` span (kind SERVER) started
- * with all its attributes in one call, a `send` child for the write side, and a logger bound to
- * the span once. Nothing here runs per data chunk, and no context is made active (`context.with`
- * per event would cost an AsyncLocalStorage run each time): the child gets its parent explicitly.
+ * The ConnectionTracer on OpenTelemetry: per accepted socket a `sock` span (kind SERVER) with all
+ * its attributes, a `send` child for the write side, and a logger bound to the span once. Nothing
+ * here runs per data chunk, and no context is made active (`context.with` per event would cost an
+ * AsyncLocalStorage run each time): the child gets its parent explicitly.
+ *
+ * Memory: an open connection holds no SDK span. A live SDK span (attributes, links, events,
+ * status, times, references) costs over a kilobyte, two per connection, for as long as the
+ * connection is open, and an idle server holds thousands. So at accept only what the spans will
+ * need is kept: the ids (drawn here, because the logs need them at once), the sampling decision
+ * (taken here with the provider's own sampler, which decides on the trace id alone for a root) and
+ * the start times. At close both spans are built with their recorded start times and the ids
+ * handed to the SDK through {@link PresetIdGenerator}, then ended with their recorded end times:
+ * the exported spans are the same as if they had lived all along.
  */
 import {
   ROOT_CONTEXT,
+  SamplingDecision,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -14,6 +24,8 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
+import { RandomIdGenerator, type IdGenerator, type Sampler } from '@opentelemetry/sdk-trace-base';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../log/logger.js';
 import type {
   ConnectionInfo,
@@ -44,54 +56,82 @@ export const ATTR = {
 } as const;
 
 /**
- * Starts `sock` spans on `tracer`. Keeps the open ones so that `endAll()` can close them at
+ * The provider's IdGenerator: random ids, except that the next trace id and span id can be set
+ * beforehand. `startSpan` is synchronous and asks for exactly one span id (and, for a root, one
+ * trace id), so presetting right before it gives that span the ids chosen earlier.
+ */
+export class PresetIdGenerator implements IdGenerator {
+  private readonly random = new RandomIdGenerator();
+  private nextTraceId: string | undefined;
+  private nextSpanId: string | undefined;
+
+  /** The ids the next root span gets. */
+  preset(traceId: string, spanId: string): void {
+    this.nextTraceId = traceId;
+    this.nextSpanId = spanId;
+  }
+
+  /** Forgets a preset that was not used (the SDK returned a non-recording span before asking). */
+  clear(): void {
+    this.nextTraceId = undefined;
+    this.nextSpanId = undefined;
+  }
+
+  generateTraceId(): string {
+    const id = this.nextTraceId;
+    if (id === undefined) return this.random.generateTraceId();
+    this.nextTraceId = undefined;
+    return id;
+  }
+
+  generateSpanId(): string {
+    const id = this.nextSpanId;
+    if (id === undefined) return this.random.generateSpanId();
+    this.nextSpanId = undefined;
+    return id;
+  }
+}
+
+/**
+ * Starts connection traces on `tracer`. Keeps the open ones so that `endAll()` can close them at
  * shutdown (the echo component normally ends them first, with reason `shutdown`).
  */
 export class OtelConnectionTracer implements ConnectionTracer {
-  /** Connections whose `sock` span is recording and not yet ended. */
+  /** Connections whose `sock` span is sampled and not yet ended. */
   readonly open = new Set<SockTrace>();
 
   /**
+   * @param sampler the provider's sampler: decides at accept, and again (the same way) when the
+   *   spans are built at close.
+   * @param ids the provider's IdGenerator.
    * @param neverSample the sampler can never sample a connection (ratio 0, always_off): skip the
    *   SDK entirely, so a sampler at 0 costs what tracing off costs.
    */
   constructor(
     private readonly tracer: Tracer,
+    private readonly sampler: Sampler,
+    private readonly ids: PresetIdGenerator,
     private readonly neverSample = false,
   ) {}
 
   start(info: ConnectionInfo, logger: Logger): ConnectionTrace {
     if (this.neverSample) return unsampled(info, logger);
-    const attributes: Attributes = {
-      [ATTR.sockNumber]: info.number,
-      [ATTR.networkTransport]: 'tcp',
-    };
-    // Absent rather than wrong: each key only when the platform told us.
-    if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
-    if (info.networkType !== undefined) attributes[ATTR.networkType] = info.networkType;
-    if (info.peerAddress !== undefined) attributes[ATTR.peerAddress] = info.peerAddress;
-    if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
-    if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
-    if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
-    // root + ROOT_CONTEXT: a connection starts its own trace, and no context lookup is needed.
-    // Every start and end time comes from one monotonic clock (hrTime: time origin + performance.now()):
-    // the SDK otherwise anchors each span on its own millisecond-rounded Date.now(), and a `send`
-    // child could appear to start before, or end after, its `sock` parent by up to a millisecond.
-    const span = this.tracer.startSpan(
-      SPAN.sock,
-      { kind: SpanKind.SERVER, attributes, root: true, startTime: hrTime() },
-      ROOT_CONTEXT,
-    );
-    if (!span.isRecording()) {
-      // Sampled out: cost as close to the untraced path as possible, ids that lead to no trace
-      // are not written (they would only mislead), the fd still is.
+    const startedAt = performance.now();
+    const traceId = this.ids.generateTraceId();
+    // A connection's span is always a root (no propagated parent on a raw TCP socket), so the
+    // sampler sees what it would see inside startSpan: no parent, this trace id, the span's name
+    // and kind. Attributes are left out: no standard sampler reads them, and building them here
+    // would cost the allocation this class exists to avoid.
+    const decision = this.sampler.shouldSample(ROOT_CONTEXT, traceId, SPAN.sock, SpanKind.SERVER, {}, []).decision;
+    if (decision !== SamplingDecision.RECORD_AND_SAMPLED) {
+      // Sampled out: ids that lead to no trace are not written (they would only mislead), the fd still is.
       return unsampled(info, logger);
     }
-    const { traceId, spanId } = span.spanContext();
+    const spanId = this.ids.generateSpanId();
     const bound = logger.child(
       info.fd === undefined ? { trace_id: traceId, span_id: spanId } : { trace_id: traceId, span_id: spanId, fd: info.fd },
     );
-    const sock = new SockTrace(this, span, bound);
+    const sock = new SockTrace(this, info, traceId, spanId, startedAt, bound);
     this.open.add(sock);
     return sock;
   }
@@ -103,37 +143,78 @@ export class OtelConnectionTracer implements ConnectionTracer {
     return count;
   }
 
-  /** @internal Used by SockTrace. */
-  startSend(parent: Span): Span {
-    return this.tracer.startSpan(
-      SPAN.send,
-      { kind: SpanKind.INTERNAL, startTime: hrTime() },
-      trace.setSpan(ROOT_CONTEXT, parent),
-    );
+  /**
+   * @internal Builds and ends the spans of one connection (times are `performance.now()` values).
+   * Every start and end time comes from one monotonic clock (hrTime: time origin + performance.now()):
+   * the SDK otherwise anchors each span on its own millisecond-rounded Date.now(), and a `send`
+   * child could appear to start before, or end after, its `sock` parent by up to a millisecond.
+   */
+  emit(sock: SockTrace, closing: Attributes, error: string | undefined, endedAt: number): void {
+    const info = sock.info;
+    const attributes: Attributes = {
+      [ATTR.sockNumber]: info.number,
+      [ATTR.networkTransport]: 'tcp',
+    };
+    // Absent rather than wrong: each key only when the platform told us.
+    if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
+    if (info.networkType !== undefined) attributes[ATTR.networkType] = info.networkType;
+    if (info.peerAddress !== undefined) attributes[ATTR.peerAddress] = info.peerAddress;
+    if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
+    if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
+    if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
+    this.ids.preset(sock.traceId, sock.spanId);
+    let span: Span;
+    try {
+      // root + ROOT_CONTEXT: a connection starts its own trace, and no context lookup is needed.
+      span = this.tracer.startSpan(
+        SPAN.sock,
+        { kind: SpanKind.SERVER, attributes, root: true, startTime: hrTime(sock.startedAt) },
+        ROOT_CONTEXT,
+      );
+    } finally {
+      // Never left for another span, whatever startSpan did.
+      this.ids.clear();
+    }
+    if (sock.sendStartedAt !== undefined) {
+      const send = this.tracer.startSpan(
+        SPAN.send,
+        { kind: SpanKind.INTERNAL, startTime: hrTime(sock.sendStartedAt) },
+        trace.setSpan(ROOT_CONTEXT, span),
+      );
+      send.end(hrTime(sock.sendEndedAt ?? endedAt));
+    }
+    span.setAttributes(closing);
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    span.end(hrTime(endedAt));
   }
 }
 
-/** One recording connection: its `sock` span, the optional `send` child and the bound logger. */
+/** One sampled connection: its ids, the times its spans will carry, and the bound logger. */
 class SockTrace implements ConnectionTrace {
-  private send: Span | undefined;
+  /** `performance.now()` when the send side began and ended. */
+  sendStartedAt: number | undefined;
+  sendEndedAt: number | undefined;
   private sendDone = false;
   private ended = false;
 
   constructor(
     private readonly owner: OtelConnectionTracer,
-    private readonly span: Span,
+    readonly info: ConnectionInfo,
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly startedAt: number,
     readonly logger: Logger,
   ) {}
 
   sendStarted(): void {
-    if (this.send !== undefined || this.sendDone || this.ended) return;
-    this.send = this.owner.startSend(this.span);
+    if (this.sendStartedAt !== undefined || this.sendDone || this.ended) return;
+    this.sendStartedAt = performance.now();
   }
 
   sendEnded(): void {
     if (this.sendDone) return;
     this.sendDone = true;
-    this.send?.end(hrTime());
+    if (this.sendStartedAt !== undefined) this.sendEndedAt = performance.now();
   }
 
   end(outcome: ConnectionOutcome): void {
@@ -146,26 +227,25 @@ class SockTrace implements ConnectionTrace {
     };
     // A peer reset (`reset`) is an ordinary close for an echo server, not a failure of ours:
     // the close reason records it and the status stays unset. Other socket errors are errors.
+    let error: string | undefined;
     if (outcome.error !== undefined && outcome.reason !== 'reset') {
       attributes[ATTR.errorType] = errorType(outcome.error);
-      this.span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
+      error = outcome.error.message;
     }
-    this.span.setAttributes(attributes);
-    this.finish();
+    this.finish(attributes, error);
   }
 
   /** Shutdown without an outcome from the echo side. */
   endForShutdown(): void {
     if (this.ended) return;
     this.sendEnded();
-    this.span.setAttribute(ATTR.closeReason, 'shutdown');
-    this.finish();
+    this.finish({ [ATTR.closeReason]: 'shutdown' }, undefined);
   }
 
-  private finish(): void {
+  private finish(attributes: Attributes, error: string | undefined): void {
     this.ended = true;
-    this.span.end(hrTime());
     this.owner.open.delete(this);
+    this.owner.emit(this, attributes, error, performance.now());
   }
 }
 

@@ -1,7 +1,13 @@
 /**
  * Builds the tracing pipeline from TracingSettings: resource, sampler, span processors (OTLP/HTTP
  * through a bounded batch queue, and/or the userver-style span log), the tracer provider, and the
- * global registrations (tracer provider, AsyncLocalStorage context manager, W3C propagators).
+ * global registrations (tracer provider, W3C propagators).
+ *
+ * No context manager is registered, on purpose: every one for Node is AsyncLocalStorage, and once
+ * anything calls `context.with` (the SDK does, around every batch export) Node runs an async-hook
+ * callback for each async resource created from then on: every accepted socket and every write
+ * request of the echo, i.e. JavaScript per chunk. Our spans get their parents explicitly, so
+ * nothing here needs an active context.
  *
  * Explicit providers rather than NodeSDK, because NodeSDK:
  * - switches on OTLP *logs* and *metrics* exporters by default (unless OTEL_LOGS_EXPORTER /
@@ -12,11 +18,10 @@
  * - gives no place to count queue-full and failed-export drops.
  * Every OTEL_* variable the issue lists still works: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES
  * (env resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
- * OTEL_TRACES_SAMPLER(_ARG) (read by BasicTracerProvider when no config sampler is passed),
+ * OTEL_TRACES_SAMPLER(_ARG) (read by `samplerFromEnv` when the config has no sampler-ratio),
  * OTEL_BSP_* (resolved in settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
  */
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { diag, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
@@ -29,6 +34,7 @@ import {
   type Resource,
 } from '@opentelemetry/resources';
 import {
+  AlwaysOffSampler,
   AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -39,7 +45,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../log/logger.js';
-import { OtelConnectionTracer } from './otel-connection-tracer.js';
+import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
 import { SpanLogProcessor } from './span-log-processor.js';
 import type { TracingSettings } from './settings.js';
@@ -64,7 +70,6 @@ export class TracingPipeline {
   readonly tracer: Tracer;
   readonly resource: Resource;
   private readonly provider: BasicTracerProvider;
-  private readonly contextManager = new AsyncLocalStorageContextManager();
   private registered = false;
   private shutdownPromise: Promise<ShutdownResult> | undefined;
 
@@ -77,15 +82,18 @@ export class TracingPipeline {
     const processors: SpanProcessor[] = [];
     if (settings.otlp.kind !== 'none') processors.push(this.otlpProcessor());
     if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
-    const sampler = samplerFor(settings.samplerRatio);
+    // Built here (not left to BasicTracerProvider) because the connection tracer decides sampling
+    // at accept with the very same sampler the SDK uses when the spans are built at close.
+    const sampler = settings.samplerRatio === undefined ? samplerFromEnv(process.env) : samplerFor(settings.samplerRatio);
+    const ids = new PresetIdGenerator();
     this.provider = new BasicTracerProvider({
       resource: this.resource,
       spanProcessors: processors,
-      // Omitted when OTEL_TRACES_SAMPLER is set: BasicTracerProvider then builds it from the env.
-      ...(sampler ? { sampler } : {}),
+      sampler,
+      idGenerator: ids,
     });
     this.tracer = this.provider.getTracer(TRACER_NAME);
-    this.connections = new OtelConnectionTracer(this.tracer, settings.neverSample);
+    this.connections = new OtelConnectionTracer(this.tracer, sampler, ids, settings.neverSample);
   }
 
   private otlpProcessor(): SpanProcessor {
@@ -107,7 +115,7 @@ export class TracingPipeline {
   }
 
   /**
-   * Registers the provider, context manager and propagators globally (for any code using the
+   * Registers the provider and propagators globally (for any code using the
    * OpenTelemetry API), and waits, bounded, for async resource attributes (host.id reads a file)
    * so that exports never wait for them.
    */
@@ -115,7 +123,6 @@ export class TracingPipeline {
     if (!this.registered) {
       this.registered = true;
       trace.setGlobalTracerProvider(this.provider);
-      context.setGlobalContextManager(this.contextManager.enable());
       propagation.setGlobalPropagator(
         new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
       );
@@ -148,7 +155,6 @@ export class TracingPipeline {
     );
     if (this.registered) {
       trace.disable();
-      context.disable();
       propagation.disable();
     }
     return {
@@ -178,10 +184,45 @@ function buildResource(serviceName: string): Resource {
     .merge(detectResources({ detectors: [envDetector] }));
 }
 
-function samplerFor(ratio: number | undefined): Sampler | undefined {
-  if (ratio === undefined) return undefined;
+function samplerFor(ratio: number): Sampler {
   // Parent-based like the SDK default, so a future propagated parent's decision is honoured.
   return new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) });
+}
+
+/**
+ * The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name, by the specification's rules
+ * (as the SDK's own env reading does): unset means `parentbased_always_on`; a ratio that is
+ * missing, not a number or outside [0, 1] means 1; an unknown name is reported through diag and
+ * means `parentbased_always_on`.
+ */
+export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
+  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
+  const ratio = (): number => {
+    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+    const value = arg === undefined || arg === '' ? NaN : Number(arg);
+    if (Number.isNaN(value) || value < 0 || value > 1) {
+      if (arg !== undefined && arg !== '') diag.error(`OTEL_TRACES_SAMPLER_ARG=${arg} is not a ratio in [0, 1]; using 1`);
+      return 1;
+    }
+    return value;
+  };
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio());
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio()) });
+    default:
+      diag.error(`OTEL_TRACES_SAMPLER value "${name}" invalid, defaulting to "parentbased_always_on".`);
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
 }
 
 /** Resolves with the promise's value, or `undefined` after `ms` (the timer never holds the process). */
