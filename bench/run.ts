@@ -37,8 +37,8 @@ const USAGE = `npm run bench -- [flags]
   --pingpong-connections N (32)    --connrate-loops N (32)   --request-size B (32)
   --threads N             generator threads for every scenario (default: throughput 2, pingpong 1, connrate 2, idle 2)
   --profile LIST          modes whose server runs with node --cpu-prof (profiles and summaries in .tmp/bench-profiles/)
-  --server-node-flags=F   extra node flags for every tcp-echo server (space-separated; use the = form),
-                          e.g. --server-node-flags=--initial-heap-size=64
+  --server-node-flags=F   node flags for every tcp-echo server in addition to the shipped ones
+                          (package.json config.node_flags); space-separated, use the = form
   --max-background C      measure a run again when other processes kept more than C cores busy in its
                           window (default 0.5) ...
   --retries N             ... at most N more times per run (default 1) ...
@@ -132,7 +132,12 @@ async function main(): Promise<void> {
   // Seconds all re-measurements together may take, so the default run stays under 10 minutes.
   const retryBudgetS = numberFlag(flags, 'retry-budget', quick ? 15 : 60);
   let retrySpentS = 0;
-  const serverNodeFlags = stringFlag(flags, 'server-node-flags', '').split(/\s+/).filter(Boolean);
+  // tcp-echo runs with the V8 flags it is shipped with (package.json config.node_flags, as npm
+  // start, the bin and the image use them), plus any given here.
+  const serverNodeFlags = [
+    ...shippedNodeFlags(),
+    ...stringFlag(flags, 'server-node-flags', '').split(/\s+/).filter(Boolean),
+  ];
   const outDir = path.resolve(stringFlag(flags, 'out', path.join(BENCH_DIR, 'results')));
   const threadsAll = flags.has('threads') ? numberFlag(flags, 'threads', 1, 1) : undefined;
   const threads: Record<Scenario, number> = {
@@ -371,3 +376,9 @@ main().catch((error: unknown) => {
   log(`bench: ${(error as Error).message}`);
   process.exitCode = 1;
 });
+
+/** The V8 flags tcp-echo is shipped with: package.json `config.node_flags`. */
+function shippedNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { config?: { node_flags?: string } };
+  return (pkg.config?.node_flags ?? '').split(/\s+/).filter(Boolean);
+}

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-heap-size=64 --max-semi-space-size=4
 /** tcp-echo: argv → component list → run (userver's `DaemonMain`), or an echo worker in cluster mode. */
 import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { daemonMain } from './components/daemon-main.js';

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, ROOT } from '../helpers/service.js';
+import { shippedNodeFlags } from '../helpers/node-flags.js';
 
 const run = promisify(execFile);
 
@@ -142,7 +143,11 @@ test('Dockerfile: runs as the official image’s non-root `node` user, exposes e
   const command = healthcheckCommand();
   assert.equal(command[0], 'node', 'the slim image has no curl or wget: node does the request');
   assert.match(command.join(' '), /\/ping/);
-  assert.deepEqual(execForm(only(runtime, 'ENTRYPOINT').args, 'ENTRYPOINT'), ['node', 'dist/main.js']);
+  assert.deepEqual(execForm(only(runtime, 'ENTRYPOINT').args, 'ENTRYPOINT'), [
+    'node',
+    ...shippedNodeFlags(),
+    'dist/main.js',
+  ]);
   assert.deepEqual(execForm(only(runtime, 'CMD').args, 'CMD'), ['-c', 'config/container_config.yaml']);
 });
 
