@@ -16,7 +16,7 @@ import { NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/conn
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
-import { EchoConnection } from './connection.js';
+import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { formatAddress, listen } from './listen.js';
 import { EchoStats } from './stats.js';
 
@@ -113,6 +113,8 @@ export class EchoComponent implements Component {
   private readonly gracefulShutdownMs: number;
   private readonly logger: Logger;
   private readonly tracer: ConnectionTracer;
+  /** What every connection shares; made once, not per accepted socket. */
+  private readonly connectionDeps: ConnectionDeps;
   private readonly server: net.Server;
   private readonly connections = new Set<EchoConnection>();
   private allClosedWaiters: Array<() => void> = [];
@@ -134,6 +136,13 @@ export class EchoComponent implements Component {
       slot === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child({ worker: slot, pid: process.pid });
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     context.findOptional<StatisticsStorage>('statistics-storage')?.registerEchoStats(this.stats);
+    this.connectionDeps = {
+      stats: this.stats,
+      tracer: this.tracer,
+      logger: this.logger,
+      idleTimeoutMs: config.idle_timeout,
+      onClosed: this.onConnectionClosed,
+    };
 
     // Each direction's stream buffer gets half of buffer_size, so together they hold buffer_size:
     // a paused readable still fills to its highWaterMark before libuv stops reading (Readable docs).
@@ -221,13 +230,7 @@ export class EchoComponent implements Component {
   private readonly onConnection = (socket: net.Socket): void => {
     try {
       const info = connectionInfo(socket, ++this.accepted);
-      const connection = new EchoConnection(socket, info, {
-        stats: this.stats,
-        tracer: this.tracer,
-        logger: this.logger,
-        idleTimeoutMs: this.config.idle_timeout,
-        onClosed: this.onConnectionClosed,
-      });
+      const connection = new EchoConnection(socket, info, this.connectionDeps);
       this.connections.add(connection);
     } catch (error) {
       // Only the tracer can throw here, before the connection touched the socket or the counters.
