@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # Prometheus/promtool and docker-compose are real components of the tests; installs them if missing.
 bash scripts/install-system-deps.sh
 npm run build --silent
+# Tests and scripts are type-checked too (tsx only strips types).
+npx tsc -p tsconfig.test.json
+npx tsc -p bench/tsconfig.json
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ ${#files[@]} -eq 0 ]; then
   echo "no test files found under test/" >&2

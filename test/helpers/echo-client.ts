@@ -9,13 +9,18 @@ import { randomBytes } from 'node:crypto';
 /** Default bound on any single helper call. */
 export const DEFAULT_TIMEOUT_MS = 20_000;
 
-/** Connects to `port` on loopback; rejects on error or after `timeoutMs`. */
+/** Connects to `port` on loopback (half-open allowed); rejects on error or after `timeoutMs`. */
 export function connect(port: number, host = '127.0.0.1', timeoutMs = DEFAULT_TIMEOUT_MS): Promise<net.Socket> {
+  return openSocket({ port, host, allowHalfOpen: true }, timeoutMs);
+}
+
+/** Opens a TCP connection with any `net.connect` options; rejects on error or after `timeoutMs`. */
+export function openSocket(options: net.TcpNetConnectOpts, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host, allowHalfOpen: true });
+    const socket = net.connect(options);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
+      reject(new Error(`connect to ${options.host ?? 'localhost'}:${options.port} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { openSocket } from './echo-client.js';
 
 /** Length of the repeating stream pattern: prime, so chunk boundaries never line up with it. */
 const PATTERN_LENGTH = 65_537;
@@ -35,23 +36,7 @@ export function matchesPattern(chunk: Buffer, offset: number): boolean {
 
 /** Connects to 127.0.0.1:`port` (optionally from another loopback address); rejects after `timeoutMs`. */
 export function connect(port: number, options: { timeoutMs?: number; localAddress?: string } = {}): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connect to 127.0.0.1:${port} timed out after ${options.timeoutMs ?? 5000} ms`));
-    }, options.timeoutMs ?? 5000);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      resolve(socket);
-    });
-    const onError = (error: Error): void => {
-      clearTimeout(timer);
-      reject(error);
-    };
-    socket.once('error', onError);
-  });
+  return openSocket({ port, host: '127.0.0.1', localAddress: options.localAddress }, options.timeoutMs ?? 5000);
 }
 
 /** Resolves after `ms` milliseconds. */

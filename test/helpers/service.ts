@@ -131,7 +131,8 @@ async function waitReady(service: RunningService, timeoutMs: number): Promise<vo
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** True when a TCP connection to 127.0.0.1:`port` succeeds (closed again at once). */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     socket.once('connect', () => {
@@ -142,9 +143,10 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function pingOk(base: string): Promise<boolean> {
+/** True when `GET <base>/ping` answers 200 within a second. */
+export async function pingOk(base: string): Promise<boolean> {
   try {
-    const response = await fetch(`${base}/ping`);
+    const response = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(1000) });
     await response.arrayBuffer();
     return response.status === 200;
   } catch {

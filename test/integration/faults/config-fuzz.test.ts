@@ -9,14 +9,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { sleep } from '../../helpers/faults-clients.js';
 import { fuzzCase, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
 import { looksLikeStackTrace } from '../../helpers/faults-monitor.js';
-import { MAIN, freePort, runCli } from '../../helpers/service.js';
+import { MAIN, canConnect, freePort, pingOk, runCli } from '../../helpers/service.js';
 import { parse } from 'yaml';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -36,27 +35,6 @@ interface Outcome {
   readonly ms: number;
   readonly stderr: string;
   readonly stopCode?: number | string;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function pingOk(port: number): Promise<boolean> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/ping`, { signal: AbortSignal.timeout(1000) });
-    await response.arrayBuffer();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
 }
 
 async function run(c: FuzzCase, file: string, echoPort: number, monitorPort: number): Promise<Outcome> {
@@ -82,7 +60,7 @@ async function run(c: FuzzCase, file: string, echoPort: number, monitorPort: num
     return code;
   };
   const ready = async (): Promise<boolean> =>
-    (!c.probe.echo || (await canConnect(echoPort))) && (!c.probe.ping || (await pingOk(monitorPort)));
+    (!c.probe.echo || (await canConnect(echoPort))) && (!c.probe.ping || (await pingOk(`http://127.0.0.1:${monitorPort}`)));
   const canStart = c.expect.kind === 'start' || c.expect.kind === 'either';
   while (Date.now() - started < WATCH_MS) {
     if (exit !== undefined) return { kind: 'exited', code: exit, ms: Date.now() - started, stderr };

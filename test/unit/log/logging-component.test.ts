@@ -184,7 +184,7 @@ describe('logging component: running', () => {
   it('fails to start with a LogSinkError naming the key when the directory is missing', async (t) => {
     const file = path.join(tempDir(t), 'missing', 'service.log');
     const component = create({ loggers: { default: { file_path: file } } });
-    await assert.rejects(component.start(), (error: unknown) => {
+    await assert.rejects(async () => component.start(), (error: unknown) => {
       assert.ok(error instanceof LogSinkError);
       assert.ok(
         error.message.startsWith(
