@@ -65,7 +65,7 @@ export const echoSchema = object({
       description:
         'per-connection bound on bytes read but not yet written back: when a client does not read, ' +
         'reading from it pauses at this bound (TCP backpressure); half of it is the read buffer and ' +
-        'half the write buffer, and one read of up to 64KiB may overshoot it',
+        'half the write buffer, and each may overshoot its half by one read of up to 64KiB',
       default: '64KiB',
       minimum: 1024,
       maximum: 1024 ** 3,
