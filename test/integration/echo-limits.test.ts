@@ -17,18 +17,10 @@ import {
   sleep,
   writeChunked,
 } from '../helpers/echo-client.js';
+import { metric } from '../helpers/monitor-client.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
 const KiB = 1024;
-
-/** One metric value from `/service/monitor?format=json` (first node matching `labels`). */
-async function metric(service: RunningService, path: string, labels: Record<string, string> = {}): Promise<number> {
-  const response = await fetch(`${service.monitorUrl}/service/monitor?format=json&path=${encodeURIComponent(path)}`);
-  const body = (await response.json()) as Record<string, Array<{ value: number; labels: Record<string, string> }>>;
-  const node = body[path]?.find((n) => Object.entries(labels).every(([k, v]) => n.labels[k] === v));
-  if (!node) throw new Error(`metric ${path} ${JSON.stringify(labels)} not in ${JSON.stringify(body)}`);
-  return node.value;
-}
 
 /** Polls `read` every 50 ms until two readings 200 ms apart agree (at most `timeoutMs`). */
 async function settled(read: () => Promise<number>, timeoutMs = 10_000): Promise<number> {

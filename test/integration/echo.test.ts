@@ -20,35 +20,11 @@ import {
   sleep,
   writeChunked,
 } from '../helpers/echo-client.js';
+import { metric, metricUntil } from '../helpers/monitor-client.js';
 import { rssBytes, startService, type RunningService } from '../helpers/service.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** One metric value from `/service/monitor?format=json` (first node matching `labels`). */
-async function metric(service: RunningService, path: string, labels: Record<string, string> = {}): Promise<number> {
-  const response = await fetch(`${service.monitorUrl}/service/monitor?format=json&path=${encodeURIComponent(path)}`);
-  const body = (await response.json()) as Record<string, Array<{ value: number; labels: Record<string, string> }>>;
-  const node = body[path]?.find((n) => Object.entries(labels).every(([k, v]) => n.labels[k] === v));
-  if (!node) throw new Error(`metric ${path} ${JSON.stringify(labels)} not in ${JSON.stringify(body)}`);
-  return node.value;
-}
-
-/** Polls a metric every 50 ms until `accept` holds (at most `timeoutMs`); returns the last value. */
-async function metricUntil(
-  service: RunningService,
-  path: string,
-  labels: Record<string, string>,
-  accept: (value: number) => boolean,
-  timeoutMs = 10_000,
-): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await metric(service, path, labels);
-    if (accept(value) || performance.now() > deadline) return value;
-    await sleep(50);
-  }
-}
 
 /** The most TCP can buffer on one loopback connection in both directions: both ends' send and receive maxima. */
 function kernelBufferBound(): number {
