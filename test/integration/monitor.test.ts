@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { rawHttp } from '../helpers/raw-http.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
 let service: RunningService;
@@ -35,26 +36,6 @@ async function echoOnce(text: string): Promise<void> {
   assert.equal(data.toString(), text);
   socket.end();
   await once(socket, 'close');
-}
-
-/** Sends raw bytes, returns what came back before the server closed (bounded). */
-function raw(data: string, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(service.monitorPort, '127.0.0.1');
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(text);
-    }, timeoutMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (text += d));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(text);
-    });
-    socket.write(data);
-  });
 }
 
 const METRIC_SET: ReadonlyArray<[string, string, string]> = [
@@ -200,7 +181,7 @@ test('malformed and hostile requests get a 4xx or a close, never a stack; echo a
     'POST /tests/reset_metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n',
   ];
   for (const request of cases) {
-    const text = await raw(request);
+    const { text } = await rawHttp(service.monitorPort, [request], { timeoutMs: 10_000 });
     const status = /^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1];
     assert.ok(status === undefined || /^4\d\d$/.test(status), `${JSON.stringify(request.slice(0, 50))} → ${text.slice(0, 80)}`);
     assert.doesNotMatch(text, /\n\s+at |Error:/);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, percentile, pingPong, waitFor, type PingPongResult } from '../../helpers/faults-clients.js';
-import { looksLikeStackTrace, rawHttp, type RawResponse } from '../../helpers/faults-monitor.js';
+import { looksLikeStackTrace } from '../../helpers/faults-monitor.js';
+import { rawHttp, type RawResponse } from '../../helpers/raw-http.js';
 import { startService, type RunningService } from '../../helpers/service.js';
 
 /** The slow-header bounds this test configures (the listener's defaults are longer). */

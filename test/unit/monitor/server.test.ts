@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { validate } from '../../../src/config/schema.js';
 import { HttpBadRequestError, ListenError } from '../../../src/errors.js';
 import { HttpServer, listenerSchema } from '../../../src/monitor/server-component.js';
+import { rawHttp } from '../../helpers/raw-http.js';
 
 async function startServer(t: TestContext, options: Record<string, unknown> = {}): Promise<{ server: HttpServer; base: string; port: number }> {
   const config = validate(listenerSchema, { port: 0, ...options }, { file: 'test.yaml', keyPath: 'server.listener' });
@@ -29,23 +30,9 @@ async function startServer(t: TestContext, options: Record<string, unknown> = {}
 }
 
 /** Sends raw bytes and collects everything until the server closes (bounded by `timeoutMs`). */
-function raw(port: number, data: string | Buffer, timeoutMs = 5000): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ text, closed: false });
-    }, timeoutMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (text += d));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text, closed: true });
-    });
-    socket.write(data);
-  });
+async function raw(port: number, data: string | Buffer, timeoutMs = 5000): Promise<{ text: string; closed: boolean }> {
+  const response = await rawHttp(port, [data], { timeoutMs });
+  return { text: response.text, closed: response.closedByServer };
 }
 
 test('routes: 200, path params and query, 404 and 405 as JSON errors with Allow', async (t) => {
