@@ -2,6 +2,9 @@
 /** tcp-echo: argv → component list → run (userver's `DaemonMain`), or an echo worker in cluster mode. */
 import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { daemonMain } from './components/daemon-main.js';
+import { ACCEPTED_USERVER_COMPONENTS } from './components/userver-compat/accepted-components.js';
+import { dynamicConfigComponent } from './components/userver-compat/dynamic-config.js';
+import { middlewarePipelineComponent } from './components/userver-compat/middleware-pipeline.js';
 import { echoComponent } from './echo/echo-component.js';
 import { loggingComponent } from './log/logging-component.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';
@@ -15,11 +18,15 @@ const components = [
   loggingComponent,
   statisticsStorageComponent,
   tracerComponent,
+  dynamicConfigComponent,
   serverComponent,
+  middlewarePipelineComponent,
   pingHandlerComponent,
   serverMonitorHandlerComponent,
   testsControlComponent,
   echoComponent,
+  // userver components with no meaning here, accepted so userver configs start unchanged.
+  ...ACCEPTED_USERVER_COMPONENTS,
 ];
 
 /**

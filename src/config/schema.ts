@@ -45,7 +45,8 @@ export type SchemaKind =
   | 'size'
   | 'object'
   | 'array'
-  | 'oneOf';
+  | 'oneOf'
+  | 'any';
 
 /** The validated value type of a schema. */
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -112,6 +113,11 @@ export function oneOf<V extends readonly AnySchema[]>(
   return { kind: 'oneOf', ...o };
 }
 
+/** Any value, taken as it is (e.g. userver's `dynamic-config.defaults`, whose values are any JSON). */
+export function any(o: { description: string }): Schema<unknown> {
+  return { kind: 'any', ...o };
+}
+
 /** Makes an option optional: absent gives `undefined`. */
 export function optional<T>(s: Schema<T>): Schema<T | undefined> {
   return { ...s, optional: true } as Schema<T | undefined>;
@@ -127,6 +133,8 @@ export function validate<T>(schema: Schema<T>, value: unknown, at: ConfigLocatio
 }
 
 function check(schema: AnySchema, value: unknown, at: ConfigLocation): unknown {
+  // JSON null is a value like any other here (a dynamic config default may be null).
+  if (schema.kind === 'any' && value !== undefined) return value;
   if (value === undefined || value === null) {
     if (schema.default !== undefined) return schema.default;
     if (schema.optional) return undefined;
@@ -152,6 +160,8 @@ function check(schema: AnySchema, value: unknown, at: ConfigLocation): unknown {
       return checkObject(schema, value, at);
     case 'oneOf':
       return checkOneOf(schema, value, at);
+    case 'any':
+      return value;
   }
 }
 
@@ -274,6 +284,8 @@ export function describeType(schema: AnySchema): string {
       return 'a mapping';
     case 'oneOf':
       return (schema.variants ?? []).map(describeType).join(', or ');
+    case 'any':
+      return 'any value';
   }
 }
 
