@@ -18,6 +18,8 @@ export interface ConnectionInfo {
   readonly localPort: number | undefined;
   /** `ipv4` or `ipv6`, per OpenTelemetry's `network.type`. */
   readonly networkType: 'ipv4' | 'ipv6' | undefined;
+  /** OpenTelemetry's `network.transport` when it is not `tcp`: `unix` on a unix-socket listener. */
+  readonly transport?: 'unix';
 }
 
 /** How a connection ended. */

@@ -153,7 +153,7 @@ export class OtelConnectionTracer implements ConnectionTracer {
     const info = sock.info;
     const attributes: Attributes = {
       [ATTR.sockNumber]: info.number,
-      [ATTR.networkTransport]: 'tcp',
+      [ATTR.networkTransport]: info.transport ?? 'tcp',
     };
     // Absent rather than wrong: each key only when the platform told us.
     if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
@@ -176,9 +176,14 @@ export class OtelConnectionTracer implements ConnectionTracer {
       this.ids.clear();
     }
     if (sock.sendStartedAt !== undefined) {
+      // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
       const send = this.tracer.startSpan(
         SPAN.send,
-        { kind: SpanKind.INTERNAL, startTime: hrTime(sock.sendStartedAt) },
+        {
+          kind: SpanKind.INTERNAL,
+          startTime: hrTime(sock.sendStartedAt),
+          attributes: info.fd === undefined ? undefined : { [ATTR.fd]: info.fd },
+        },
         trace.setSpan(ROOT_CONTEXT, span),
       );
       send.end(hrTime(sock.sendEndedAt ?? endedAt));
