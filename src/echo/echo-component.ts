@@ -9,6 +9,7 @@ import { EchoCluster } from '../cluster/supervisor.js';
 import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
 import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
+import { ConfigMissingKeyError, ConfigValueError } from '../errors.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
 import { getLogger } from '../log/index.js';
 import type { Logger } from '../log/logger.js';
@@ -18,6 +19,7 @@ import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { formatAddress, listen } from './listen.js';
+import { listenUnix, removeStaleSocket, unixSocketPathProblem } from './unix-socket.js';
 import { EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
@@ -41,11 +43,22 @@ export const echoSchema = object({
     'TCP echo listener: whatever a client sends on a connection comes back on that connection, ' +
     'in order, while it is still sending (full duplex)',
   properties: {
-    port: integer({
-      description: 'TCP port to listen on; 0 picks a free port (the "Listening on" log line names it)',
-      minimum: 0,
-      maximum: 65535,
-    }),
+    port: optional(
+      integer({
+        description:
+          'TCP port to listen on; 0 picks a free port (the "Listening on" log line names it). ' +
+          'Exactly one of port and unix-socket is required',
+        minimum: 0,
+        maximum: 65535,
+      }),
+    ),
+    'unix-socket': optional(
+      string({
+        description:
+          'listen on this unix domain socket instead of a TCP port (as userver\'s TcpAcceptorBase): an absolute path ' +
+          'shorter than 108 bytes (sun_path); a stale socket file is removed first; the socket is made 0666',
+      }),
+    ),
     address: string({
       description:
         "address to listen on; '::' accepts IPv6 and IPv4 clients (IPv4 only on hosts without IPv6)",
@@ -125,10 +138,13 @@ export class EchoComponent implements Component {
   /** When shutdown began (the listener stopped accepting): the drain window runs from here. */
   private shutdownBeganAt = 0;
   private rejectedUnlogged = 0;
+  /** Listening on a unix domain socket: spans say `network.transport=unix`. */
+  private readonly unix: boolean;
   private lastRejectLog = -Infinity;
 
   constructor(config: EchoConfig, context: ComponentContext) {
     this.config = config;
+    this.unix = config['unix-socket'] !== undefined;
     this.gracefulShutdownMs = config.graceful_shutdown_interval ?? context.manager.gracefulShutdownIntervalMs;
     // In a cluster worker every line names the worker, so a connection's lines lead to its process.
     const slot = workerSlot();
@@ -164,7 +180,10 @@ export class EchoComponent implements Component {
   /** Listens; rejects with a ListenError naming the address, port and OS reason. */
   async start(): Promise<void> {
     if (this.acceptingStopped) return;
-    const { address, port, backlog } = this.config;
+    const unixSocket = this.config['unix-socket'];
+    if (unixSocket !== undefined) return this.startUnix(unixSocket);
+    const { address, backlog } = this.config;
+    const port = this.config.port as number; // checked at create: exactly one of port and unix-socket
     const bound = await listen(this.server, { address, port, backlog }, ECHO_COMPONENT_NAME);
     this.boundPort = bound.port;
     if (this.acceptingStopped) {
@@ -178,6 +197,18 @@ export class EchoComponent implements Component {
       address: bound.address,
       port: bound.port,
     });
+  }
+
+  /** Listens on a unix domain socket; a cluster worker leaves stale-file removal to its primary. */
+  private async startUnix(socketPath: string): Promise<void> {
+    if (!isEchoWorker()) await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
+    await listenUnix(this.server, socketPath, this.config.backlog, ECHO_COMPONENT_NAME);
+    if (this.acceptingStopped) {
+      this.server.close();
+      return;
+    }
+    this.server.on('error', this.onServerError);
+    this.logger.info(`Listening on unix:${socketPath}`, { 'unix-socket': socketPath });
   }
 
   /**
@@ -229,7 +260,8 @@ export class EchoComponent implements Component {
 
   private readonly onConnection = (socket: net.Socket): void => {
     try {
-      const info = connectionInfo(socket, ++this.accepted);
+      const tcpInfo = connectionInfo(socket, ++this.accepted);
+      const info = this.unix ? { ...tcpInfo, transport: 'unix' as const } : tcpInfo;
       const connection = new EchoConnection(socket, info, this.connectionDeps);
       this.connections.add(connection);
     } catch (error) {
@@ -285,6 +317,7 @@ export const echoComponent = defineComponent({
   name: ECHO_COMPONENT_NAME,
   schema: echoSchema,
   create: (config, context): Component => {
+    checkListenTarget(config, context.configFile);
     const workers = resolveWorkers(config.workers, context.manager.mainWorkerThreads);
     if (workers === 1 || isEchoWorker()) return new EchoComponent(config, context);
     if (!cluster.isPrimary) {
@@ -294,7 +327,7 @@ export const echoComponent = defineComponent({
     }
     if (context.staticConfig === undefined) throw new TypeError('tcp-echo: cluster mode needs context.staticConfig');
     const drainMs = Math.max(config.graceful_shutdown_interval ?? 0, context.manager.gracefulShutdownIntervalMs);
-    return new EchoCluster({
+    const echoCluster = new EchoCluster({
       workers,
       configFile: context.configFile,
       root: context.staticConfig,
@@ -303,5 +336,32 @@ export const echoComponent = defineComponent({
       stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
       logger: getLogger('echo-cluster'),
     });
+    const socketPath = config['unix-socket'];
+    if (socketPath === undefined) return echoCluster;
+    // The workers share one socket the primary binds: only here may a stale file be removed.
+    return {
+      start: async () => {
+        await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
+        await echoCluster.start();
+      },
+      stop: () => echoCluster.stop(),
+    };
   },
 });
+
+/** Exactly one of `port` and `unix-socket`, and a usable socket path (userver's TcpAcceptorBase rules). */
+function checkListenTarget(config: EchoConfig, file: string): void {
+  const at = (key: string) => ({ file, keyPath: `components_manager.components.${ECHO_COMPONENT_NAME}.${key}` });
+  const socketPath = config['unix-socket'];
+  if (socketPath === undefined) {
+    if (config.port === undefined) {
+      throw new ConfigMissingKeyError(at('port'), 'required key is missing: give exactly one of port and unix-socket');
+    }
+    return;
+  }
+  if (config.port !== undefined) {
+    throw new ConfigValueError(at('unix-socket'), 'give exactly one of port and unix-socket, not both');
+  }
+  const problem = unixSocketPathProblem(socketPath);
+  if (problem !== undefined) throw new ConfigValueError(at('unix-socket'), `${JSON.stringify(socketPath.slice(0, 120))} ${problem}`);
+}

@@ -48,6 +48,8 @@ export interface StartOptions {
   args?: string[];
   /** Milliseconds to wait for readiness. */
   readyTimeoutMs?: number;
+  /** When the echo listener accepts, if not on `echoPort` over TCP (e.g. a unix socket). */
+  echoReady?: () => Promise<boolean>;
 }
 
 /** A started service. `stop()` sends SIGTERM and resolves with the exit code. */
@@ -111,7 +113,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     },
   };
   try {
-    await waitReady(service, options.readyTimeoutMs ?? 15_000);
+    await waitReady(service, options.readyTimeoutMs ?? 15_000, options.echoReady ?? (() => canConnect(service.echoPort)));
   } catch (error) {
     await service.stop('SIGKILL');
     throw new Error(`service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`);
@@ -119,14 +121,14 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   return service;
 }
 
-async function waitReady(service: RunningService, timeoutMs: number): Promise<void> {
+async function waitReady(service: RunningService, timeoutMs: number, echoReady: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | string | undefined;
   void service.exited.then((code) => (exitCode = code));
   for (;;) {
     if (exitCode !== undefined) throw new Error(`exited with ${exitCode}`);
     if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms`);
-    if ((await canConnect(service.echoPort)) && (await pingOk(service.monitorUrl))) return;
+    if ((await echoReady()) && (await pingOk(service.monitorUrl))) return;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
