@@ -2,11 +2,15 @@
  * `default-server-middleware-pipeline-builder` (userver's default HTTP middleware pipeline):
  * pytest_userver appends `testsuite-exceptions-handling-middleware` to its `append` list for
  * every service with a `server`. Every listed name must be a middleware tcp-echo has, as in
- * userver, where an unknown name fails the start.
+ * userver, where an unknown name fails the start. With the testsuite middleware on, an unexpected
+ * error in any HTTP handler answers 500 `{"code": "500", "message": "Internal Server Error",
+ * "details": "<error text>"}` (and is logged), as userver's does.
  */
 import { array, object, optional, string, type Infer } from '../../config/schema.js';
 import { nearest } from '../../config/nearest.js';
 import { ConfigValueError } from '../../errors.js';
+import { jsonResponse } from '../../monitor/http.js';
+import type { HttpServer } from '../../monitor/server-component.js';
 import { defineComponent, type Component } from '../component.js';
 
 const NAME = 'default-server-middleware-pipeline-builder';
@@ -53,6 +57,16 @@ export const middlewarePipelineComponent = defineComponent({
         `unknown middleware '${name}'` + (hint ? `; did you mean '${hint}'?` : '') + ` (known: ${KNOWN_MIDDLEWARES.join(', ')})`,
       );
     });
+    if (appended.includes(TESTSUITE_MIDDLEWARE)) {
+      // userver's testsuite middleware: pytest_userver shows `details` when a handler breaks.
+      context.findOptional<HttpServer>('server')?.setUnexpectedErrorAnswer((error) =>
+        jsonResponse(500, {
+          code: '500',
+          message: 'Internal Server Error',
+          details: error instanceof Error ? error.message : String(error),
+        }),
+      );
+    }
     return new MiddlewarePipeline(appended);
   },
 });

@@ -15,7 +15,7 @@ import { middlewarePipelineComponent } from '../../../src/components/userver-com
 import { ConfigFileError, ConfigUnknownKeyError, ConfigValueError } from '../../../src/errors.js';
 import { loggingComponent } from '../../../src/log/logging-component.js';
 import { testsControlComponent } from '../../../src/monitor/handlers/tests-control.js';
-import { serverComponent } from '../../../src/monitor/server-component.js';
+import { serverComponent, type HttpServer } from '../../../src/monitor/server-component.js';
 
 const FILE = 'config.yaml';
 const LIST = [loggingComponent, dynamicConfigComponent, serverComponent, middlewarePipelineComponent, testsControlComponent, ...ACCEPTED_USERVER_COMPONENTS];
@@ -94,4 +94,29 @@ test('create-time checks: unknown middleware, capture off the default logger, de
   await m.start();
   assert.deepEqual(m.component<DynamicConfig>('dynamic-config')?.defaults, { USERVER_LOG_REQUEST: true });
   await m.stop({ graceful: false });
+});
+
+test('testsuite-exceptions-handling-middleware: an unexpected handler error answers 500 JSON with its details', async (t) => {
+  for (const withMiddleware of [true, false]) {
+    const m = new ComponentManager([serverComponent, middlewarePipelineComponent], FILE, root({
+      server: { listener: { port: 0 } },
+      ...(withMiddleware ? { 'default-server-middleware-pipeline-builder': { append: ['testsuite-exceptions-handling-middleware'] } } : {}),
+    }));
+    await m.start();
+    t.after(() => m.stop({ graceful: false }));
+    const server = m.component<HttpServer>('server')!;
+    server.addHandler({ method: 'GET', path: '/boom' }, () => {
+      throw new TypeError('cannot read properties of undefined');
+    });
+    const response = await fetch(`http://127.0.0.1:${server.port}/boom`);
+    assert.equal(response.status, 500);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(
+      await response.json(),
+      withMiddleware
+        ? { code: '500', message: 'Internal Server Error', details: 'cannot read properties of undefined' }
+        : { code: 'ECHO_ERR_HTTP_INTERNAL', message: 'internal error (see the service log)' },
+    );
+    await m.stop({ graceful: false });
+  }
 });

@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import type { Component, ComponentContext } from '../../../src/components/component.js';
 import { validate } from '../../../src/config/schema.js';
 import { echoComponent, echoSchema, type EchoComponent } from '../../../src/echo/echo-component.js';
-import { ConfigMissingKeyError, ConfigUnknownKeyError, ConfigValueError, ListenError } from '../../../src/errors.js';
+import { ConfigUnknownKeyError, ConfigValueError, ListenError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log/logger.js';
 import type {
   ConnectionInfo,
