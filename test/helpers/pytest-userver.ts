@@ -13,9 +13,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { canConnect, freePort, MAIN, pingOk, ROOT } from './service.js';
+import { canConnect, freePort, pingOk, ROOT } from './service.js';
 
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'pytest-userver');
+/** What the README tells users to pass as `--service-binary`: pytest runs it directly. */
+export const SERVICE_BINARY = path.join(ROOT, 'scripts', 'tcp-echo-service-binary');
 
 type Tree = Record<string, unknown>;
 
@@ -77,7 +79,9 @@ export async function startLikePytest(options: PytestStartOptions): Promise<Pyte
   // pytest truncates the log file before the start.
   writeFileSync(logFile, '');
 
-  const child = spawn(process.execPath, [MAIN, '--config', configFile], {
+  // As pytest_userver spawns it: the binary itself, `--config <file>` and nothing else. The
+  // wrapper execs node, so the SIGINT below reaches node itself.
+  const child = spawn(SERVICE_BINARY, ['--config', configFile], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, OTEL_SDK_DISABLED: 'true' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
