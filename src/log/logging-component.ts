@@ -74,7 +74,7 @@ const loggerSchema = object({
           "where pytest_userver's log capture listens (its hook writes it; only on the 'default' logger): " +
           'on tests-control log_capture the service connects there and duplicates its tskv lines',
         properties: {
-          host: string({ description: 'host of the capture socket' }),
+          host: string({ description: 'host of the capture socket', default: 'localhost' }),
           port: integer({ description: 'port of the capture socket', minimum: 1, maximum: 65535 }),
         },
       }),
