@@ -31,10 +31,11 @@ function canConnectUnix(socketPath: string): Promise<boolean> {
   });
 }
 
-async function startOnUnix(socketPath: string, env: Record<string, string> = {}) {
+async function startOnUnix(socketPath: string, env: Record<string, string> = {}, workers = 1) {
   return startService({
     env,
     components: (c) => {
+      c['tcp-echo']!.workers = workers;
       delete c['tcp-echo']!.port;
       delete c['tcp-echo']!.address;
       c['tcp-echo']!['unix-socket'] = socketPath;
@@ -101,19 +102,21 @@ test('echo, half-close, backpressure and the span transport over a unix socket; 
   assert.equal(existsSync(socketPath), false, 'the socket file is removed on stop');
 });
 
-test('a stale socket file is removed; a live one is refused; a regular file is never deleted', async (t) => {
+test('a stale socket file is removed (by the cluster primary, workers share the socket); a live one is refused; a regular file is never deleted', async (t) => {
   const dir = socketDir(t);
   const socketPath = path.join(dir, 'stale.sock');
   // A process killed while listening leaves its socket file behind.
   const killed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`]);
   await once(killed, 'exit');
   assert.ok(statSync(socketPath).isSocket(), 'stale socket file exists');
-  const service = await startOnUnix(socketPath);
+  const service = await startOnUnix(socketPath, {}, 2);
+  assert.equal(statSync(socketPath).mode & 0o777, 0o666);
   t.after(() => service.stop());
   const c = await connect(socketPath);
   c.socket.on('data', (d: Buffer) => c.chunks.push(d));
   c.socket.end('ping');
   assert.equal((await c.ended).toString(), 'ping');
+  assert.equal(await metricUntil(service, 'tcp-echo.workers.alive', {}, (v) => v === 2), 2);
 
   // A second service on the same live socket fails with one clear line, and leaves the first alone.
   const configFile = path.join(dir, 'second.yaml');
