@@ -102,6 +102,11 @@ export class LogSinkError extends EchoError {
   readonly code = 'ECHO_ERR_LOG_SINK';
 }
 
+/** The testsuite log capture could not connect to pytest_userver's capture socket. */
+export class LogCaptureError extends EchoError {
+  readonly code = 'ECHO_ERR_LOG_CAPTURE_CONNECT';
+}
+
 /** OpenTelemetry set-up failed (reported, never fatal for the echo). */
 export class TelemetryError extends EchoError {
   readonly code = 'ECHO_ERR_TELEMETRY_SETUP';

@@ -10,6 +10,7 @@
  * which lines are dropped for the capture (the log file still gets them) and counted.
  */
 import net from 'node:net';
+import { LogCaptureError } from '../errors.js';
 import type { LogLevel } from './logger.js';
 import type { LoggerRegistry } from './logger-registry.js';
 
@@ -53,8 +54,8 @@ export class TestsuiteCapture {
 
   /**
    * Connects to the capture socket, sets every logger to `level` and duplicates lines from now on.
-   * A capture already running is ended first (flushed and closed). Rejects when the connection
-   * cannot be made within CAPTURE_SOCKET_TIMEOUT_MS; nothing is changed then.
+   * A capture already running is ended first (flushed and closed). Rejects with a LogCaptureError
+   * when the connection cannot be made within CAPTURE_SOCKET_TIMEOUT_MS; nothing is changed then.
    */
   async start(level: LogLevel): Promise<void> {
     await this.stop(undefined);
@@ -116,7 +117,7 @@ function connect(address: CaptureAddress): Promise<net.Socket> {
     const socket = net.connect({ host: address.host, port: address.port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no connection to ${address.host}:${address.port} within ${CAPTURE_SOCKET_TIMEOUT_MS} ms`));
+      reject(new LogCaptureError(`no connection to ${address.host}:${address.port} within ${CAPTURE_SOCKET_TIMEOUT_MS} ms`));
     }, CAPTURE_SOCKET_TIMEOUT_MS);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -126,7 +127,7 @@ function connect(address: CaptureAddress): Promise<net.Socket> {
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new Error(`cannot connect to ${address.host}:${address.port}: ${error.code ?? error.message}`));
+      reject(new LogCaptureError(`cannot connect to ${address.host}:${address.port}: ${error.code ?? error.message}`));
     });
   });
 }

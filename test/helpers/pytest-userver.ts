@@ -75,7 +75,8 @@ export async function startLikePytest(options: PytestStartOptions): Promise<Pyte
   // PyYAML's yaml.dump: keys sorted, block style.
   writeFileSync(varsFile, stringify(vars, { sortMapEntries: true }));
   writeFileSync(configFile, stringify(config, { sortMapEntries: true }));
-  const logFile = String((config as any).components_manager.components.logging.loggers.default.file_path);
+  const logging = (config.components_manager as Tree & { components: { logging: { loggers: { default: Tree } } } }).components.logging;
+  const logFile = String(logging.loggers.default.file_path);
   // pytest truncates the log file before the start.
   writeFileSync(logFile, '');
 

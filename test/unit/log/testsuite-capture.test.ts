@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
+import { LogCaptureError } from '../../../src/errors.js';
 import { LoggerRegistry } from '../../../src/log/logger-registry.js';
 import { QueuedSink } from '../../../src/log/queued-sink.js';
 import { MAX_CAPTURE_LINE_BYTES, TestsuiteCapture } from '../../../src/log/testsuite-capture.js';
@@ -89,7 +90,10 @@ test('start rejects when nobody listens; stop without a capture is harmless', as
   const port = (server.address() as net.AddressInfo).port;
   await new Promise((resolve) => server.close(resolve));
   const capture = new TestsuiteCapture({ host: '127.0.0.1', port }, registry);
-  await assert.rejects(capture.start('debug'), /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
+  await assert.rejects(
+    capture.start('debug'),
+    (e: unknown) => e instanceof LogCaptureError && /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/.test(e.message),
+  );
   assert.equal(capture.active, false);
   assert.deepEqual(await capture.stop('info'), { sent: 0, dropped: 0 });
 });
