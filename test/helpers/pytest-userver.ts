@@ -143,12 +143,18 @@ export interface ControlAnswer {
   readonly body: unknown;
 }
 
-/** `POST /tests/<action>` with `body` as pytest_userver's client sends it. */
+/**
+ * `POST /tests/<action>` as pytest_userver's client sends it: a JSON body with
+ * `Content-Type: application/json`, or, for `body` null (its `tasks_list`), no body and no
+ * Content-Type at all.
+ */
 export async function testsControl(port: number, action: string, body: unknown = {}): Promise<ControlAnswer> {
+  const headers: Record<string, string> = { 'x-yaspanid': randomBytes(8).toString('hex') };
+  if (body !== null) headers['content-type'] = 'application/json';
   const response = await fetch(`http://localhost:${port}/tests/${action}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-yaspanid': randomBytes(8).toString('hex') },
-    body: JSON.stringify(body),
+    headers,
+    body: body === null ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
   return { status: response.status, contentType: response.headers.get('content-type'), body: text === '' ? undefined : JSON.parse(text) };
