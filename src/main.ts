@@ -4,7 +4,7 @@ import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { daemonMain } from './components/daemon-main.js';
 import { ACCEPTED_USERVER_COMPONENTS } from './components/userver-compat/accepted-components.js';
 import { dynamicConfigComponent } from './components/userver-compat/dynamic-config.js';
-import { middlewarePipelineComponent } from './components/userver-compat/middleware-pipeline.js';
+import { middlewarePipelineComponent } from './monitor/middleware-pipeline.js';
 import { echoComponent } from './echo/echo-component.js';
 import { loggingComponent } from './log/logging-component.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';

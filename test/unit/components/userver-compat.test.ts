@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { ComponentManager } from '../../../src/components/manager.js';
 import { ACCEPTED_USERVER_COMPONENTS } from '../../../src/components/userver-compat/accepted-components.js';
 import { dynamicConfigComponent, type DynamicConfig } from '../../../src/components/userver-compat/dynamic-config.js';
-import { middlewarePipelineComponent } from '../../../src/components/userver-compat/middleware-pipeline.js';
+import { middlewarePipelineComponent } from '../../../src/monitor/middleware-pipeline.js';
 import { ConfigFileError, ConfigUnknownKeyError, ConfigValueError } from '../../../src/errors.js';
 import { loggingComponent } from '../../../src/log/logging-component.js';
 import { testsControlComponent } from '../../../src/monitor/handlers/tests-control.js';

@@ -6,12 +6,12 @@
  * error in any HTTP handler answers 500 `{"code": "500", "message": "Internal Server Error",
  * "details": "<error text>"}` (and is logged), as userver's does.
  */
-import { array, object, optional, string, type Infer } from '../../config/schema.js';
-import { nearest } from '../../config/nearest.js';
-import { ConfigValueError } from '../../errors.js';
-import { jsonResponse } from '../../monitor/http.js';
-import type { HttpServer } from '../../monitor/server-component.js';
-import { defineComponent, type Component } from '../component.js';
+import { array, object, optional, string, type Infer } from '../config/schema.js';
+import { nearest } from '../config/nearest.js';
+import { ConfigValueError } from '../errors.js';
+import { jsonResponse } from './http.js';
+import type { HttpServer } from './server-component.js';
+import { defineComponent, type Component } from '../components/component.js';
 
 const NAME = 'default-server-middleware-pipeline-builder';
 
