@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --initial-heap-size=64 --max-semi-space-size=4
 /** tcp-echo: argv → component list → run (userver's `DaemonMain`), or an echo worker in cluster mode. */
+import { echoComponent } from './cluster/tcp-echo-component.js';
 import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { daemonMain } from './components/daemon-main.js';
-import { echoComponent } from './echo/echo-component.js';
 import { loggingComponent } from './log/logging-component.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';
 import { serverMonitorHandlerComponent } from './monitor/handlers/server-monitor.js';

@@ -4,6 +4,7 @@
  * `#fallback`. The result is plain data, ready for schema validation.
  */
 import { ConfigValueError, type ConfigLocation } from '../errors.js';
+import { isMapping } from './mapping.js';
 import { describeValue } from './schema.js';
 import { substitute } from './substitute.js';
 import { readYamlFile } from './yaml-file.js';
@@ -82,9 +83,6 @@ function readVars(varsFile: string, at: ConfigLocation): Record<string, unknown>
   return vars;
 }
 
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function describe(value: unknown): string {
   return Array.isArray(value) ? 'a list' : `${typeof value} ${describeValue(value)}`;

@@ -259,5 +259,5 @@ test('config problems of the monitor fail before anything listens, naming the fi
   const busyPort = (busy.address() as net.AddressInfo).port;
   const { code, stderr } = await run((c) => ((c.server!.listener as Record<string, unknown>).port = busyPort));
   assert.notEqual(code, 0);
-  assert.match(stderr, new RegExp(`server: cannot listen on 127\\.0\\.0\\.1:${busyPort}: EADDRINUSE`));
+  assert.match(stderr, new RegExp(`server: cannot listen on 127\\.0\\.0\\.1:${busyPort}: address already in use \\(EADDRINUSE\\); set components_manager\\.components\\.server\\.listener\\.port`));
 });

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { Component, ComponentContext } from '../../../src/components/component.js';
 import { validate } from '../../../src/config/schema.js';
-import { echoComponent, echoSchema, type EchoComponent } from '../../../src/echo/echo-component.js';
+import { EchoComponent, echoSchema } from '../../../src/echo/echo-component.js';
 import { ConfigMissingKeyError, ConfigUnknownKeyError, ConfigValueError, ListenError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log/logger.js';
 import type {
@@ -84,13 +84,6 @@ async function startEcho(
   const durations: number[] = [];
   const stoppingListeners: Array<() => void> = [];
   const tracer = { connections: connectionTracer ?? recordingTracer(traces), start() {}, stop() {} };
-  const storage = {
-    start() {},
-    stop() {},
-    registerEchoStats(stats: { recordDuration: (s: number) => void }) {
-      stats.recordDuration = (seconds) => void durations.push(seconds);
-    },
-  };
   const context: ComponentContext = {
     configFile: AT.file,
     manager: { gracefulShutdownIntervalMs: manager.gracefulShutdownIntervalMs ?? 0, mainWorkerThreads: undefined },
@@ -99,10 +92,11 @@ async function startEcho(
       throw new Error('find() is not used by tcp-echo');
     },
     findOptional: <T extends Component>(name: string) =>
-      (name === 'tracer' ? tracer : name === 'statistics-storage' ? storage : undefined) as T | undefined,
+      (name === 'tracer' ? tracer : undefined) as T | undefined,
   };
   const config = validate(echoSchema, { port: 0, address: '127.0.0.1', ...section }, AT);
-  const echo = echoComponent.create(config, context) as EchoComponent;
+  const echo = new EchoComponent(config, context);
+  echo.stats.recordDuration = (seconds) => void durations.push(seconds);
   await echo.start();
   t.after(() => echo.stop());
   return {
@@ -179,7 +173,10 @@ test('a port in use fails start with a ListenError naming component, address, po
   await assert.rejects(startEcho(t, { port }), (error: unknown) => {
     assert.ok(error instanceof ListenError);
     assert.equal(error.code, 'ECHO_ERR_LISTEN_BIND');
-    assert.equal(error.message, `tcp-echo: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE)`);
+    assert.equal(
+      error.message,
+      `tcp-echo: cannot listen on 127.0.0.1:${port}: address already in use (EADDRINUSE); set components_manager.components.tcp-echo.port`,
+    );
     return true;
   });
 });
