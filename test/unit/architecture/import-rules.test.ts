@@ -24,7 +24,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   echo: ['components', 'config', 'log', 'net', 'telemetry'],
   monitor: ['components', 'config', 'log', 'net', 'telemetry'],
   cluster: ['components', 'config', 'log', 'echo', 'telemetry'],
-  'main.ts': ['cli', 'cluster', 'components', 'echo', 'log', 'monitor', 'telemetry'],
+  'component-list.ts': ['cluster', 'components', 'log', 'monitor', 'telemetry'],
+  'main.ts': ['cluster', 'component-list.ts', 'components'],
 };
 
 function sourceFiles(dir: string): string[] {
