@@ -195,7 +195,7 @@ describe('monitor listener under bad input', () => {
     const parts = [`GET /ping HTTP/1.1${CRLF}Host: x${CRLF}`, ...Array.from({ length: 30 }, () => 'X')];
     const bound = HEADERS_TIMEOUT_MS + 3000;
     const clients = await Promise.all(
-      Array.from({ length: 20 }, () => rawHttp(service.monitorPort, parts, { gapMs: 300, timeoutMs: bound + 5000 })),
+      Array.from({ length: 20 }, () => rawHttp(service.monitorPort, parts, { gapMs: 300, timeoutMs: bound + 5000, untilClose: true })),
     );
     for (const r of clients) {
       assertRejected('slowloris', r);
@@ -206,7 +206,7 @@ describe('monitor listener under bad input', () => {
       `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 1000${CRLF}${CRLF}`,
       ...Array.from({ length: 40 }, () => ' '),
     ];
-    const body = await rawHttp(service.monitorPort, slowBody, { gapMs: 300, timeoutMs: REQUEST_TIMEOUT_MS + 10_000 });
+    const body = await rawHttp(service.monitorPort, slowBody, { gapMs: 300, timeoutMs: REQUEST_TIMEOUT_MS + 10_000, untilClose: true });
     assertRejected('slow body', body);
     assert.ok(body.closedByServer && body.elapsedMs <= REQUEST_TIMEOUT_MS + 3000, `slow body held for ${body.elapsedMs} ms`);
     await assertMonitorAlive('slowloris');

@@ -29,9 +29,17 @@ async function startServer(t: TestContext, options: Record<string, unknown> = {}
   return { server, base: `http://127.0.0.1:${port}`, port };
 }
 
-/** Sends raw bytes and collects everything until the server closes (bounded by `timeoutMs`). */
-async function raw(port: number, data: string | Buffer, timeoutMs = 5000): Promise<{ text: string; closed: boolean }> {
-  const response = await rawHttp(port, [data], { timeoutMs });
+/**
+ * Sends raw bytes and collects the first complete response, or with `untilClose` everything until
+ * the server closes (bounded by `timeoutMs`).
+ */
+async function raw(
+  port: number,
+  data: string | Buffer,
+  timeoutMs = 5000,
+  untilClose = false,
+): Promise<{ text: string; closed: boolean }> {
+  const response = await rawHttp(port, [data], { timeoutMs, untilClose });
   return { text: response.text, closed: response.closedByServer };
 }
 
@@ -79,7 +87,7 @@ test('request targets: absolute-form and * are 400s; a protocol-relative path do
   const { port } = await startServer(t);
   for (const request of ['GET http://x/ok HTTP/1.1\r\nHost: x\r\n\r\n', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n']) {
     const { text } = await raw(port, request, 2000);
-    assert.match(text, /^HTTP\/1\.1 400 /, request);
+    assert.match(text, /^HTTP\/1\.1 400 [^]*\r\n\r\n\{"code":"ECHO_ERR_HTTP_BAD_REQUEST"/, request);
     assert.match(text, /malformed request target/);
   }
   const { text } = await raw(port, 'GET //evil/ok HTTP/1.1\r\nHost: x\r\n\r\n', 2000);
@@ -96,6 +104,8 @@ test('bodies over max_body_size get 413, declared or streamed; the listener keep
   const chunked = await raw(
     port,
     'POST /echo/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n' + `800\r\n${'y'.repeat(0x800)}\r\n0\r\n\r\n`,
+    5000,
+    true,
   );
   assert.match(chunked.text, /^HTTP\/1\.1 413 /);
   assert.ok(chunked.closed);
@@ -115,7 +125,7 @@ test('malformed requests get a bare 4xx and close; the listener keeps serving', 
     [`GET /${'a'.repeat(4096)} HTTP/1.1\r\nHost: a\r\n\r\n`, /^HTTP\/1\.1 431 /],
   ];
   for (const [request, expected] of cases) {
-    const { text, closed } = await raw(port, request);
+    const { text, closed } = await raw(port, request, 5000, true);
     assert.match(text, expected, JSON.stringify(request.slice(0, 40)));
     assert.ok(closed, 'connection closed');
     assert.doesNotMatch(text, /\bat \S+:\d+|Error:/, 'no stack or parser detail');
@@ -126,7 +136,7 @@ test('malformed requests get a bare 4xx and close; the listener keeps serving', 
 test('slowloris: a client that never finishes its headers is cut off after headers_timeout', async (t) => {
   const { port } = await startServer(t, { headers_timeout: 300, request_timeout: 600 });
   const started = Date.now();
-  const { text, closed } = await raw(port, 'GET /ok HTTP/1.1\r\nHost: a\r\nX-Slow: ', 8000);
+  const { text, closed } = await raw(port, 'GET /ok HTTP/1.1\r\nHost: a\r\nX-Slow: ', 8000, true);
   const elapsed = Date.now() - started;
   assert.ok(closed, 'closed by the server');
   assert.match(text, /^(HTTP\/1\.1 408 |$)/);
@@ -134,7 +144,7 @@ test('slowloris: a client that never finishes its headers is cut off after heade
 
   // A connection that never sends a byte is held no longer.
   const silentStart = Date.now();
-  const silent = await raw(port, '', 8000);
+  const silent = await raw(port, '', 8000, true);
   assert.ok(silent.closed, 'silent connection closed by the server');
   assert.ok(Date.now() - silentStart < 5000, `silent connection closed after ${Date.now() - silentStart} ms`);
 });
@@ -151,7 +161,7 @@ test('max_connections: connections beyond the cap are closed at once; others are
   }
   // Let the server account for both before the third arrives.
   await new Promise((r) => setTimeout(r, 100));
-  const third = await raw(port, 'GET /ok HTTP/1.1\r\nHost: a\r\n\r\n', 3000);
+  const third = await raw(port, 'GET /ok HTTP/1.1\r\nHost: a\r\n\r\n', 3000, true);
   assert.ok(third.closed, 'third connection closed');
   assert.equal(third.text, '');
   held.forEach((s) => s.destroy());
