@@ -5,6 +5,7 @@
  * anchor/alias bombs, deep nesting, huge strings). Each case says what the service must do with it.
  */
 import { stringify } from 'yaml';
+import { looksLikeStackTrace } from './monitor-client.js';
 import { baseComponents } from './service.js';
 
 /** mulberry32: a small, fast, seeded PRNG; good enough to pick mutations reproducibly. */
@@ -384,11 +385,6 @@ function substitutionCase(
   }
   echo['port#file'] = `/nonexistent/${rng.word(6)}`;
   return { index, label: 'port#file missing, no fallback', text: yaml(config), expect: { kind: 'error', keyPath: 'components_manager.components.tcp-echo.port' }, probe };
-}
-
-/** True when `text` looks like it carries a JavaScript stack trace or an internal error name. */
-export function looksLikeStackTrace(text: string): boolean {
-  return /\n\s+at [^\n]+:\d+:\d+/.test(text) || /\bat (?:async )?[\w.<>]+ \((?:file|node):/.test(text) || /node:internal/.test(text);
 }
 
 /**

@@ -16,8 +16,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { sleep } from '../../helpers/faults-clients.js';
-import { fuzzCase, looksLikeStackTrace, rejectionProblem, type Expectation, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
+import { sleep } from '../../helpers/echo-client.js';
+import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
+import { fuzzCase, rejectionProblem, type Expectation, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
 import { MAIN, canConnect, freePort, pingOk, runCli } from '../../helpers/service.js';
 import { parse } from 'yaml';
 
