@@ -31,6 +31,11 @@ export interface Schema<T> {
   readonly additionalProperties?: AnySchema;
   readonly items?: AnySchema;
   readonly variants?: readonly AnySchema[];
+  /**
+   * For objects: a rule across keys, run on the validated value (e.g. "exactly one of port and
+   * unix-socket"); throws a ConfigError naming the key.
+   */
+  readonly refine?: (value: Readonly<Record<string, unknown>>, at: ConfigLocation) => void;
 }
 
 // `any` here is the type-erased form of Schema<T> that containers hold.
@@ -96,7 +101,12 @@ export function size(
  * map. An absent object is validated as `{}`, so its members' defaults apply.
  */
 export function object<P extends Record<string, AnySchema>, A extends AnySchema | undefined = undefined>(
-  o: { description: string; properties: P; additionalProperties?: A },
+  o: {
+    description: string;
+    properties: P;
+    additionalProperties?: A;
+    refine?: (value: Readonly<Record<string, unknown>>, at: ConfigLocation) => void;
+  },
 ): Schema<{ [K in keyof P]: Infer<P[K]> } & (A extends AnySchema ? Record<string, Infer<A>> : unknown)> {
   return { kind: 'object', ...o } as AnySchema;
 }
@@ -226,6 +236,7 @@ function checkObject(schema: AnySchema, value: unknown, at: ConfigLocation): Rec
     const v = check(member, input[key], child(at, key));
     if (v !== undefined) out[key] = v;
   }
+  schema.refine?.(out, at);
   return out;
 }
 
@@ -261,7 +272,7 @@ function badType(schema: AnySchema, value: unknown, at: ConfigLocation): ConfigV
 }
 
 /** A short human description of what a schema accepts, used in every error message. */
-export function describeType(schema: AnySchema): string {
+function describeType(schema: AnySchema): string {
   const range = (unit = '') =>
     schema.minimum !== undefined && schema.maximum !== undefined
       ? ` from ${schema.minimum}${unit} to ${schema.maximum}${unit}`

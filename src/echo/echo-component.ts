@@ -2,29 +2,28 @@
  * The `tcp-echo` component (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens,
  * hands each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop.
  */
-import cluster from 'node:cluster';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { EchoCluster } from '../cluster/supervisor.js';
-import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
-import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
-import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
+import type { Component, ComponentContext } from '../components/component.js';
 import type { ReadinessGate } from '../components/readiness.js';
-import { ConfigMissingKeyError, ConfigValueError } from '../errors.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
+import { ConfigMissingKeyError, ConfigValueError, errorMessage, type ConfigLocation } from '../errors.js';
 import { getLogger } from '../log/index.js';
-import type { Logger } from '../log/logger.js';
+import type { LogFields, Logger } from '../log/logger.js';
+import { formatAddress, listen } from '../net/listen.js';
+import { listenUnix, removeStaleSocket, unixSocketPathProblem } from '../net/unix-socket.js';
 import { NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
-import { formatAddress, listen } from './listen.js';
-import { listenUnix, removeStaleSocket, unixSocketPathProblem } from './unix-socket.js';
+import { registerEchoInstruments } from './echo-instruments.js';
 import { EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
 export const ECHO_COMPONENT_NAME = 'tcp-echo';
+
+const PORT_KEY = `components_manager.components.${ECHO_COMPONENT_NAME}.port`;
 
 /** Longest a Node.js timer can wait (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -38,12 +37,16 @@ export const SHUTDOWN_FLUSH_MS = 1000;
 /** At most one "rejected" log line per this interval; the metric counts every rejection. */
 const REJECT_LOG_INTERVAL_MS = 1000;
 
-/** Schema of the `tcp-echo` section (userver's `tcp_acceptor_base.yaml` plus tcp-echo's limits). */
-export const echoSchema = object({
-  description:
-    'TCP echo listener: whatever a client sends on a connection comes back on that connection, ' +
-    'in order, while it is still sending (full duplex)',
-  properties: {
+/** What the `tcp-echo` section describes. */
+export const ECHO_DESCRIPTION =
+  'TCP echo listener: whatever a client sends on a connection comes back on that connection, ' +
+  'in order, while it is still sending (full duplex)';
+
+/**
+ * The options of one echo listener (userver's `tcp_acceptor_base.yaml` plus tcp-echo's limits);
+ * the `tcp-echo` section adds `workers` (src/cluster/) before the userver-compatibility keys.
+ */
+export const echoProperties = {
     port: optional(
       integer({
         description:
@@ -56,7 +59,7 @@ export const echoSchema = object({
     'unix-socket': optional(
       string({
         description:
-          'listen on this unix domain socket instead of a TCP port (as userver\'s TcpAcceptorBase): an absolute path ' +
+          "listen on this unix domain socket instead of a TCP port (as userver's TcpAcceptorBase): an absolute path " +
           'shorter than 108 bytes (sun_path); a stale socket file is removed first; the socket is made 0666',
       }),
     ),
@@ -106,17 +109,18 @@ export const echoSchema = object({
         maximum: MAX_TIMER_MS,
       }),
     ),
-    workers: workersSchema,
     task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js accepts on its one event loop' }),
     ),
     sockets_task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js serves sockets on its one event loop' }),
     ),
-  },
-});
+};
 
-/** The validated `tcp-echo` section. */
+/** Schema of one echo listener's options (the `tcp-echo` section without `workers`). */
+export const echoSchema = object({ description: ECHO_DESCRIPTION, properties: echoProperties, refine: checkListenTarget });
+
+/** The validated options of one echo listener. */
 export type EchoConfig = Infer<typeof echoSchema>;
 
 /** The echo acceptor. Its counters are `stats`; `port` is the bound port once started. */
@@ -143,19 +147,25 @@ export class EchoComponent implements Component {
   private rejectedUnlogged = 0;
   /** Listening on a unix domain socket: spans say `network.transport=unix`. */
   private readonly unix: boolean;
+  /** Another process (the cluster primary) owns the unix socket file: no stale-file removal here. */
+  private readonly sharedSocket: boolean;
   private lastRejectLog = -Infinity;
 
-  constructor(config: EchoConfig, context: ComponentContext) {
+  /**
+   * `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`);
+   * `sharedSocket`: a cluster worker, whose primary removed a stale unix socket file already.
+   */
+  constructor(config: EchoConfig, context: ComponentContext, logFields?: LogFields, sharedSocket = false) {
+    // The schema checks this already; a component built from an unvalidated config checks here.
+    checkListenTarget(config, { file: context.configFile, keyPath: `components_manager.components.${ECHO_COMPONENT_NAME}` });
     this.config = config;
     this.unix = config['unix-socket'] !== undefined;
+    this.sharedSocket = sharedSocket;
     this.gracefulShutdownMs = config.graceful_shutdown_interval ?? context.manager.gracefulShutdownIntervalMs;
-    // In a cluster worker every line names the worker, so a connection's lines lead to its process.
-    const slot = workerSlot();
-    this.logger =
-      slot === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child({ worker: slot, pid: process.pid });
+    this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
-    context.findOptional<StatisticsStorage>('statistics-storage')?.registerEchoStats(this.stats);
+    context.findOptional<StatisticsStorage>('statistics-storage')?.register((meter) => registerEchoInstruments(meter, this.stats));
     this.connectionDeps = {
       stats: this.stats,
       tracer: this.tracer,
@@ -187,8 +197,8 @@ export class EchoComponent implements Component {
     const unixSocket = this.config['unix-socket'];
     if (unixSocket !== undefined) return this.startUnix(unixSocket);
     const { address, backlog } = this.config;
-    const port = this.config.port as number; // checked at create: exactly one of port and unix-socket
-    const bound = await listen(this.server, { address, port, backlog }, ECHO_COMPONENT_NAME);
+    const port = this.config.port as number; // checked at construction: exactly one of port and unix-socket
+    const bound = await listen(this.server, { address, port, backlog }, { component: ECHO_COMPONENT_NAME, portKey: PORT_KEY });
     this.boundPort = bound.port;
     if (this.acceptingStopped) {
       // Shutdown began while we were binding.
@@ -204,9 +214,9 @@ export class EchoComponent implements Component {
     });
   }
 
-  /** Listens on a unix domain socket; a cluster worker leaves stale-file removal to its primary. */
+  /** Listens on a unix domain socket. */
   private async startUnix(socketPath: string): Promise<void> {
-    if (!isEchoWorker()) await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
+    if (!this.sharedSocket) await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
     await listenUnix(this.server, socketPath, this.config.backlog, ECHO_COMPONENT_NAME);
     if (this.acceptingStopped) {
       this.server.close();
@@ -274,7 +284,7 @@ export class EchoComponent implements Component {
       // Only the tracer can throw here, before the connection touched the socket or the counters.
       socket.on('error', () => {});
       socket.destroy();
-      this.logger.error(`could not set up an accepted connection: ${String(error)}`);
+      this.logger.error(`could not set up an accepted connection: ${errorMessage(error)}`);
     }
   };
 
@@ -310,65 +320,26 @@ export class EchoComponent implements Component {
 }
 
 /**
- * Extra time the primary gives its workers to stop, on top of the drain window and the final
- * flush of open connections: their tracer's span flush and their log flush (2 s each at most).
+ * Exactly one of `port` and `unix-socket`, and a usable socket path (userver's TcpAcceptorBase
+ * rules); a ConfigError naming the key otherwise. `at` is the section.
  */
-const WORKER_STOP_MARGIN_MS = 10_000;
-
-/**
- * The `tcp-echo` component definition. With `workers` > 1 the primary process runs an EchoCluster
- * in its place (the echo runs in worker processes); in a worker and with one process, the echo itself.
- */
-export const echoComponent = defineComponent({
-  name: ECHO_COMPONENT_NAME,
-  schema: echoSchema,
-  create: (config, context): Component => {
-    checkListenTarget(config, context.configFile);
-    const workers = resolveWorkers(config.workers, context.manager.mainWorkerThreads);
-    if (workers === 1 || isEchoWorker()) return new EchoComponent(config, context);
-    if (!cluster.isPrimary) {
-      // Run by another cluster primary (e.g. a process manager's cluster mode): it owns the forking.
-      getLogger(ECHO_COMPONENT_NAME).warning(`workers: ${workers} ignored: this process is a worker of another cluster primary`);
-      return new EchoComponent(config, context);
-    }
-    if (context.staticConfig === undefined) throw new TypeError('tcp-echo: cluster mode needs context.staticConfig');
-    const drainMs = Math.max(config.graceful_shutdown_interval ?? 0, context.manager.gracefulShutdownIntervalMs);
-    const echoCluster = new EchoCluster({
-      workers,
-      configFile: context.configFile,
-      root: context.staticConfig,
-      lifecycle: context.lifecycle,
-      serving: context.readiness?.gate(ECHO_COMPONENT_NAME),
-      storage: context.findOptional<StatisticsStorage>('statistics-storage'),
-      stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
-      logger: getLogger('echo-cluster'),
-    });
-    const socketPath = config['unix-socket'];
-    if (socketPath === undefined) return echoCluster;
-    // The workers share one socket the primary binds: only here may a stale file be removed.
-    return {
-      start: async () => {
-        await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
-        await echoCluster.start();
-      },
-      stop: () => echoCluster.stop(),
-    };
-  },
-});
-
-/** Exactly one of `port` and `unix-socket`, and a usable socket path (userver's TcpAcceptorBase rules). */
-function checkListenTarget(config: EchoConfig, file: string): void {
-  const at = (key: string) => ({ file, keyPath: `components_manager.components.${ECHO_COMPONENT_NAME}.${key}` });
+export function checkListenTarget(config: Readonly<{ port?: unknown; 'unix-socket'?: unknown }>, at: ConfigLocation): void {
+  const key = (name: string): ConfigLocation => ({ file: at.file, keyPath: `${at.keyPath}.${name}` });
   const socketPath = config['unix-socket'];
-  if (socketPath === undefined) {
+  if (typeof socketPath !== 'string') {
     if (config.port === undefined) {
-      throw new ConfigMissingKeyError(at('port'), 'required key is missing: give exactly one of port and unix-socket');
+      throw new ConfigMissingKeyError(key('port'), 'required key is missing: give exactly one of port and unix-socket');
     }
     return;
   }
   if (config.port !== undefined) {
-    throw new ConfigValueError(at('unix-socket'), 'give exactly one of port and unix-socket, not both');
+    throw new ConfigValueError(key('unix-socket'), 'give exactly one of port and unix-socket, not both');
   }
   const problem = unixSocketPathProblem(socketPath);
-  if (problem !== undefined) throw new ConfigValueError(at('unix-socket'), `${JSON.stringify(socketPath.slice(0, 120))} ${problem}`);
+  if (problem !== undefined) throw new ConfigValueError(key('unix-socket'), `${JSON.stringify(socketPath.slice(0, 120))} ${problem}`);
+}
+
+/** Removes a stale unix socket file of the echo listener (the cluster primary does it once for its workers). */
+export function removeStaleEchoSocket(socketPath: string): Promise<void> {
+  return removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
 }

@@ -79,12 +79,12 @@ test('echo, half-close, backpressure and the span transport over a unix socket; 
   assert.ok(echoedWhileSending, 'bytes came back before the client finished sending');
 
   // Backpressure: a client that does not read makes the service pause reading (counted), nothing lost.
-  const before = await metricUntil(service, 'tcp-echo.backpressure.pauses', {}, () => true);
+  const before = await metricUntil(service, 'tcp-echo.backpressure.pauses', {}, 'exact', () => true);
   const slow = await connect(socketPath);
   slow.socket.pause();
   const big = Buffer.alloc(4 * 1024 * 1024, 'xyz');
   slow.socket.write(big);
-  const pauses = await metricUntil(service, 'tcp-echo.backpressure.pauses', {}, (v) => v > before, 30_000);
+  const pauses = await metricUntil(service, 'tcp-echo.backpressure.pauses', {}, 'exact', (v) => v > before, 30_000);
   assert.ok(pauses > before, `backpressure pauses ${before} -> ${pauses}`);
   slow.socket.on('data', (d: Buffer) => slow.chunks.push(d));
   slow.socket.resume();
@@ -92,7 +92,7 @@ test('echo, half-close, backpressure and the span transport over a unix socket; 
   assert.ok((await slow.ended).equals(big));
 
   // The spans (logged by the tracer) say network.transport=unix.
-  await metricUntil(service, 'tcp-echo.sockets.closed', {}, (v) => v >= 3, 20_000);
+  await metricUntil(service, 'tcp-echo.sockets.closed', {}, 'exact', (v) => v >= 3, 20_000);
   const deadline = Date.now() + 20_000;
   while (!/network_transport=unix/.test(service.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.match(service.stderr(), /\tnetwork_transport=unix/);
@@ -116,7 +116,7 @@ test('a stale socket file is removed (by the cluster primary, workers share the 
   c.socket.on('data', (d: Buffer) => c.chunks.push(d));
   c.socket.end('ping');
   assert.equal((await c.ended).toString(), 'ping');
-  assert.equal(await metricUntil(service, 'tcp-echo.workers.alive', {}, (v) => v === 2), 2);
+  assert.equal(await metricUntil(service, 'tcp-echo.workers.alive', {}, 'exact', (v) => v === 2), 2);
 
   // A second service on the same live socket fails with one clear line, and leaves the first alone.
   const configFile = path.join(dir, 'second.yaml');

@@ -21,11 +21,12 @@ import { defineComponent, type Component } from '../../components/component.js';
 import type { DynamicConfig } from '../../components/userver-compat/dynamic-config.js';
 import { boolean, duration, optional, string } from '../../config/schema.js';
 import { nearest } from '../../config/nearest.js';
-import { HttpBadRequestError, HttpInternalError, HttpNotFoundError } from '../../errors.js';
+import { HttpBadRequestError, HttpNotFoundError } from '../../errors.js';
 import { getLogger, LOG_LEVELS, type LogLevel } from '../../log/index.js';
 import type { LoggingControl } from '../../log/logging-component.js';
 import { checkPortability } from '../../telemetry/metrics/portability.js';
 import type { StatisticsStorage } from '../../telemetry/statistics-storage.js';
+import { parseJsonObjectBody } from '../request.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import { jsonResponse, type HttpHandler, type HttpResponse } from '../http.js';
 
@@ -89,11 +90,8 @@ const ACTIONS: Readonly<Record<string, Action>> = {
       }
       // userver flushes first, so lines queued before the capture do not leak into it.
       await logging?.flush(LOG_FLUSH_TIMEOUT_MS);
-      try {
-        await capture.start(level ?? 'debug');
-      } catch (error) {
-        throw new HttpInternalError(`log capture: ${(error as Error).message}`);
-      }
+      // A capture socket that cannot be reached is a LogCaptureError: a 500 that names the address.
+      await capture.start(level ?? 'debug');
       log.info(`log capture started at level ${level ?? 'debug'}`);
       return OK();
     }
@@ -138,7 +136,7 @@ export const TESTS_CONTROL_ACTIONS: readonly string[] = Object.keys(ACTIONS);
 /** The handler over `deps`. */
 export function testsControlHandler(deps: TestsControlDeps): HttpHandler {
   return async (request) => {
-    const body = parseJsonBody(request.body);
+    const body = parseJsonObjectBody(request.body);
     let action = request.pathParams.action ?? '';
     // userver: `control` (or no action) may carry the real action in its body.
     if ((action === 'control' || action === '') && typeof body.action === 'string') action = body.action;
@@ -191,21 +189,6 @@ function optionalObject(body: Body, key: string): void {
   const value = body[key];
   if (value === undefined || value === null) return;
   if (typeof value !== 'object' || Array.isArray(value)) throw new HttpBadRequestError(`'${key}' must be an object`);
-}
-
-/** An empty body is `{}`; otherwise the body must be a JSON object (400 if not). */
-function parseJsonBody(body: Buffer): Body {
-  if (body.length === 0) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new HttpBadRequestError('request body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpBadRequestError('request body must be a JSON object');
-  }
-  return parsed as Body;
 }
 
 export const testsControlComponent = defineComponent({
