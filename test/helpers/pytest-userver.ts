@@ -4,6 +4,7 @@
  * hooks put them, keys sorted as `yaml.dump` writes them), spawn `<binary> --config <file>` with no
  * other argument, wait for readiness its way, listen for the log capture, and send tests-control
  * requests as its client does (POST, JSON body, `Content-Type: application/json`, `X-YaSpanId`).
+ * Metrics are read with test/helpers/monitor-client.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import type { MonitorSnapshot } from './monitor-client.js';
 import { canConnect, freePort, pingOk, ROOT } from './service.js';
 
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'pytest-userver');
@@ -160,24 +162,8 @@ export async function testsControl(port: number, action: string, body: unknown =
   return { status: response.status, contentType: response.headers.get('content-type'), body: text === '' ? undefined : JSON.parse(text) };
 }
 
-/** One node of userver's JSON metrics. */
-export interface MetricNode {
-  readonly value: unknown;
-  readonly labels: Record<string, string>;
-  readonly type: string;
-}
-
-/** `GET /service/monitor?format=json[&prefix=]` as the monitor client sends it. */
-export async function monitorJson(port: number, query = ''): Promise<Record<string, MetricNode[]>> {
-  const response = await fetch(`http://localhost:${port}/service/monitor?format=json${query}`, {
-    headers: { 'x-yatraceid': `testsuite-${randomBytes(16).toString('hex')}` },
-  });
-  if (response.status !== 200) throw new Error(`monitor answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as Record<string, MetricNode[]>;
-}
-
 /** pytest_userver's `value_at(path)` with labels=None: the path must hold exactly one node. */
-export function valueAt(metrics: Record<string, MetricNode[]>, at: string): unknown {
+export function valueAt(metrics: MonitorSnapshot, at: string): unknown {
   const nodes = metrics[at] ?? [];
   if (nodes.length !== 1) throw new Error(`expected exactly one node at ${at}, got ${JSON.stringify(nodes)}`);
   return nodes[0]!.value;

@@ -11,9 +11,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { waitFor } from '../helpers/echo-client.js';
+import { monitorJson } from '../helpers/monitor-client.js';
 import {
   FIXTURES,
-  monitorJson,
   parseTskvLine,
   startLikePytest,
   testsControl,
@@ -63,14 +64,14 @@ async function closed(socket: net.Socket): Promise<void> {
   if (!socket.destroyed) await new Promise((resolve) => socket.once('close', resolve));
 }
 
+/** `http://localhost:<port>`: pytest_userver's monitor client asks localhost. */
+const local = (port: number) => `http://localhost:${port}`;
+
 /** Polls the monitor until `path` reads `expected` (bounded), then returns the value. */
 async function metricEventually(port: number, at: string, expected: number): Promise<unknown> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = valueAt(await monitorJson(port, `&path=${encodeURIComponent(at)}`), at);
-    if (value === expected || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let value: unknown;
+  await waitFor(async () => (value = valueAt(await monitorJson(local(port), `path=${encodeURIComponent(at)}`), at)) === expected, 20_000);
+  return value;
 }
 
 /** §3.2 steps 2–4 for the sample's tests that reset metrics, then the smoke test. */
@@ -86,7 +87,7 @@ async function sampleSequence(service: PytestService): Promise<void> {
     const socket = await echoBasic(service.echoPort);
     // Counters are read from the listener's process(es) at collection time: poll, never assume.
     assert.equal(await metricEventually(port, 'tcp-echo.bytes.read', DATA_LENGTH), DATA_LENGTH);
-    const metrics = await monitorJson(port, '&prefix=tcp-echo.');
+    const metrics = await monitorJson(local(port), 'prefix=tcp-echo.');
     assert.equal(valueAt(metrics, 'tcp-echo.sockets.opened'), 1, 'the readiness probes before reset_metrics are not counted');
     assert.equal(valueAt(metrics, 'tcp-echo.sockets.closed'), 0);
     assert.equal(valueAt(metrics, 'tcp-echo.bytes.read'), DATA_LENGTH);
@@ -98,7 +99,7 @@ async function sampleSequence(service: PytestService): Promise<void> {
     assert.equal(await metricEventually(port, 'tcp-echo.sockets.closed', 1), 1);
   }
   // test_metrics_smoke: an unfiltered reply has more than one path.
-  assert.ok(Object.keys(await monitorJson(port)).length > 1);
+  assert.ok(Object.keys(await monitorJson(local(port))).length > 1);
 }
 
 async function assertCleanShutdown(service: PytestService): Promise<void> {

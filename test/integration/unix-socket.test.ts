@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
+import { waitFor } from '../helpers/echo-client.js';
 import { metricUntil } from '../helpers/monitor-client.js';
 import { baseComponents, runCli, startService } from '../helpers/service.js';
 
@@ -93,8 +94,7 @@ test('echo, half-close, backpressure and the span transport over a unix socket; 
 
   // The spans (logged by the tracer) say network.transport=unix.
   await metricUntil(service, 'tcp-echo.sockets.closed', {}, 'exact', (v) => v >= 3, 20_000);
-  const deadline = Date.now() + 20_000;
-  while (!/network_transport=unix/.test(service.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => /network_transport=unix/.test(service.stderr()), 20_000);
   assert.match(service.stderr(), /\tnetwork_transport=unix/);
   assert.doesNotMatch(service.stderr(), /\tnetwork_transport=tcp/);
 
