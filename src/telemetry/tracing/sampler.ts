@@ -10,7 +10,7 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type Sampler,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
 
 /** Which sampler: its root decision, and whether a (propagated) parent's decision is honoured. */
 export interface SamplerChoice {
