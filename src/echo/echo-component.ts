@@ -1,6 +1,7 @@
 /**
- * The `tcp-echo` component (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens,
- * hands each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop.
+ * One echo listener (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens, hands
+ * each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop. The
+ * `tcp-echo` component definition (one process or N workers) is src/cluster/tcp-echo-component.ts.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -112,7 +113,7 @@ export type EchoConfig = Infer<typeof echoSchema>;
 
 /** The echo acceptor. Its counters are `stats`; `port` is the bound port once started. */
 export class EchoComponent implements Component {
-  /** Plain counters, exposed as the `tcp-echo.*` metrics by statistics-storage. */
+  /** Plain counters, exposed as the `tcp-echo.*` metrics by the instruments of echo-instruments.ts. */
   readonly stats = new EchoStats();
   private readonly config: EchoConfig;
   private readonly gracefulShutdownMs: number;
