@@ -55,6 +55,7 @@ export const echoComponent = defineComponent({
       configFile: context.configFile,
       root: context.staticConfig,
       lifecycle: context.lifecycle,
+      serving: context.readiness?.gate(ECHO_COMPONENT_NAME),
       storage: context.findOptional<StatisticsStorage>('statistics-storage'),
       stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
       logger: getLogger('echo-cluster'),

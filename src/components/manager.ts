@@ -8,6 +8,7 @@ import { getLogger } from '../log/index.js';
 import { nearest } from '../config/nearest.js';
 import { validateStaticConfig, type SectionPlan } from '../config/static-config.js';
 import type { Component, ComponentContext, ComponentDefinition, Lifecycle, ManagerSettings } from './component.js';
+import { Readiness } from './readiness.js';
 
 const log = getLogger('components-manager');
 
@@ -32,6 +33,9 @@ interface Entry {
 export class ComponentManager implements Lifecycle {
   readonly settings: ManagerSettings;
   readonly configFile: string;
+  /** Whether the service serves: closed until every component started, and until each gate its component holds opens. */
+  readonly readiness = new Readiness();
+  readonly #allStarted = this.readiness.gate('components-manager');
   readonly #plans: readonly Plan[];
   readonly #root: Readonly<Record<string, unknown>>;
   readonly #entries: Entry[] = [];
@@ -118,6 +122,7 @@ export class ComponentManager implements Lifecycle {
         log.debug(`starting component '${entry.name}'`);
         await entry.component.start();
       }
+      this.#allStarted.open();
       log.info(`started: ${this.#entries.map((e) => e.name).join(', ')}`);
     } catch (error) {
       // Quiet: the error itself is the one line the user needs; a stop report would precede it.
@@ -185,6 +190,7 @@ export class ComponentManager implements Lifecycle {
       staticConfig: this.#root,
       manager: this.settings,
       lifecycle: this,
+      readiness: this.readiness,
       findOptional,
       find: <T extends Component>(name: string): T => {
         const found = findOptional<T>(name);

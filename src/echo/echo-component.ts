@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Component, ComponentContext } from '../components/component.js';
+import type { ReadinessGate } from '../components/readiness.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
@@ -122,6 +123,8 @@ export class EchoComponent implements Component {
   /** What every connection shares; made once, not per accepted socket. */
   private readonly connectionDeps: ConnectionDeps;
   private readonly server: net.Server;
+  /** Open once the listener accepts. */
+  private readonly serving: ReadinessGate | undefined;
   private readonly connections = new Set<EchoConnection>();
   private allClosedWaiters: Array<() => void> = [];
   private accepted = 0;
@@ -139,6 +142,7 @@ export class EchoComponent implements Component {
     this.gracefulShutdownMs = config.graceful_shutdown_interval ?? context.manager.gracefulShutdownIntervalMs;
     this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
+    this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
     context.findOptional<StatisticsStorage>('statistics-storage')?.register((meter) => registerEchoInstruments(meter, this.stats));
     this.connectionDeps = {
       stats: this.stats,
@@ -178,6 +182,7 @@ export class EchoComponent implements Component {
     }
     // After listening, 'error' means a failed accept (e.g. EMFILE): the listener keeps going.
     this.server.on('error', this.onServerError);
+    this.serving?.open();
     this.logger.info(`Listening on ${formatAddress(bound.address, bound.port)}`, {
       address: bound.address,
       port: bound.port,
