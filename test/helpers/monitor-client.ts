@@ -11,13 +11,13 @@ export async function metric(service: RunningService, path: string, labels: Reco
   return node.value;
 }
 
-/** Polls a metric every 50 ms until `accept` holds (at most `timeoutMs`); returns the last value. */
+/** Polls a metric every 50 ms until `accept` holds (at most `timeoutMs`, generous: it returns as soon as it holds); returns the last value. */
 export async function metricUntil(
   service: RunningService,
   path: string,
   labels: Record<string, string>,
   accept: (value: number) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 60_000,
 ): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
