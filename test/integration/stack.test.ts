@@ -286,6 +286,6 @@ test('every dashboard query returns data and every alert rule evaluates, against
   assert.deepEqual(alerts.alerts.filter((a) => a.labels.alertname === 'TcpEchoDown'), []);
 
   const seconds = (Date.now() - started) / 1000;
+  // Its duration is reported, not asserted: on a busy machine it measures the machine.
   t.diagnostic(`stack test: ${queries.length} dashboard queries × 2 variable sets, ${rules.length} rules, ${seconds.toFixed(1)} s`);
-  assert.ok(seconds < 60, `the stack test took ${seconds} s (budget 60 s)`);
 });
