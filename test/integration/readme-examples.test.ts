@@ -30,7 +30,7 @@ test("the README's curl with a labels filter works as pasted (only the port diff
   const service = await startService();
   t.after(() => service.stop());
   await roundTrip(service.echoPort, Buffer.from('eof'), [3]);
-  await metricUntil(service, 'tcp-echo.sockets.close-reasons', { reason: 'eof' }, (v) => v >= 1);
+  await metricUntil(service, 'tcp-echo.sockets.close-reasons', { reason: 'eof' }, 'exact', (v: number) => v >= 1);
   for (const [curl, ...args] of commands) {
     assert.equal(curl, 'curl');
     const argv = args.map((a) => a.replace('http://127.0.0.1:8182', service.monitorUrl));

@@ -36,7 +36,7 @@ test('SIGTERM: "Echo listener stopped" while connections drain; the last lines g
   assert.match(log(), /\ttext=Echo listener stopped\topen_connections=1\n/, 'logged when accepting stopped');
   // The drain is still going on: the open connection echoes, a new one is refused.
   await ping(socket, randomData(100));
-  await assert.rejects(connect(service.echoPort, '127.0.0.1', 10_000), /ECONNREFUSED/);
+  await assert.rejects(connect(service.echoPort, { timeoutMs: 10_000 }), /ECONNREFUSED/);
   assert.doesNotMatch(log(), /text=all components stopped/, 'the listener line came before the end of the drain');
 
   socket.end();
