@@ -218,7 +218,6 @@ export class EchoComponent implements Component {
       for (const connection of this.connections) connection.shutdown(SHUTDOWN_FLUSH_MS);
       await this.allClosed();
     }
-    if (this.boundPort !== undefined) this.logger.info('Echo listener stopped');
   }
 
   /** Closes the listening socket (once). Open connections are untouched. */
@@ -228,7 +227,10 @@ export class EchoComponent implements Component {
     this.shutdownBeganAt = performance.now();
     // The listening handle closes now; close()'s callback would also wait for every connection,
     // which drain() tracks itself, so none is passed.
-    if (this.server.listening) this.server.close();
+    if (this.server.listening) {
+      this.server.close();
+      this.logger.info('Echo listener stopped', { open_connections: this.connections.size });
+    }
   }
 
   private allClosed(): Promise<void> {
