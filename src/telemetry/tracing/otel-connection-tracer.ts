@@ -38,7 +38,7 @@ import {
 } from '@opentelemetry/api';
 import { hrTime, hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { RandomIdGenerator, type IdGenerator, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { RandomIdGenerator, type IdGenerator, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../log/logger.js';
 import type {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TraceFlags, type Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOnSampler, BasicTracerProvider, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, TracerProvider, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { LogFields, Logger } from '../../../src/log/logger.js';
 import type { ConnectionInfo } from '../../../src/telemetry/connection-trace.js';
 import { OtelConnectionTracer, PresetIdGenerator } from '../../../src/telemetry/tracing/otel-connection-tracer.js';
@@ -82,7 +82,7 @@ describe('connection spans as records', () => {
       const sdkSide = new Collect();
       const recordSide = new Collect();
       const ids = new PresetIdGenerator();
-      const provider = new BasicTracerProvider({ resource, sampler: new AlwaysOnSampler(), idGenerator: ids, spanProcessors: [sdkSide] });
+      const provider = new TracerProvider({ resource, sampler: new AlwaysOnSampler(), idGenerator: ids, spanProcessors: [sdkSide] });
       const tracer = provider.getTracer('tcp-echo');
       const viaSdk = new OtelConnectionTracer(tracer, new AlwaysOnSampler(), ids, false);
       const viaRecords = new OtelConnectionTracer(tracer, new AlwaysOnSampler(), ids, false, {
