@@ -16,6 +16,8 @@ export interface LoadRun {
   readonly held: Promise<number>;
   /** idle: closes the held connections. */
   release(): void;
+  /** Lets the load's process go, once its CPU time has been read for the last time. */
+  finish(): void;
   /** Resolves with the counts once the load has wound down. */
   readonly done: Promise<WorkerResult>;
   /** CPU seconds the load has used so far (only the load: not the harness around it). */
@@ -76,6 +78,7 @@ export function startJsLoad(task: WorkerTask, threads: number): LoadRun {
   return {
     held: Promise.all(held).then((counts) => counts.reduce((a, b) => a + b, 0)),
     release: () => workers.forEach((w) => w.postMessage({ type: 'release' })),
+    finish: () => {},
     done: Promise.all(done).then(async (results) => {
       // terminate() resolves at once for a worker that already exited (they exit after reporting).
       await Promise.all(workers.map((w) => w.terminate()));
@@ -123,25 +126,27 @@ export function startNativeLoad(binary: string, task: WorkerTask): LoadRun {
   let stderr = '';
   let onHeld: ((established: number) => void) | undefined;
   const held = new Promise<number>((resolve) => (onHeld = resolve));
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    const match = /^held (\d+)$/m.exec(stdout);
-    if (match) onHeld?.(Number(match[1]));
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   let lastCpu = 0;
+  // The result is its last line; it then waits for stdin to close (finish()), so its CPU time can
+  // still be read at the end of the window however fast it wound down.
   const done = new Promise<WorkerResult>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const match = /^held (\d+)$/m.exec(stdout);
+      if (match) onHeld?.(Number(match[1]));
+      const result = /^(\{.*\})\n/m.exec(stdout);
+      if (result) {
+        const parsed = JSON.parse(result[1]!) as NativeResult;
+        resolve({ ...parsed, latency: nativeLatency(parsed.latency) });
+      }
+    });
     child.once('error', reject);
     child.once('exit', (code, signal) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`native generator exited with ${code ?? signal}: ${stderr.trim() || 'no output'}`));
-        return;
-      }
-      const parsed = JSON.parse(line) as NativeResult;
-      resolve({ ...parsed, latency: nativeLatency(parsed.latency) });
+      if (code !== 0) reject(new Error(`native generator exited with ${code ?? signal}: ${stderr.trim() || 'no output'}`));
+      else reject(new Error(`native generator exited without a result: ${stdout.trim().slice(-300) || 'no output'}`));
     });
   });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   // A held promise that never settles must not keep an exited generator's caller waiting.
   void done.then(
     () => onHeld?.(0),
@@ -149,7 +154,8 @@ export function startNativeLoad(binary: string, task: WorkerTask): LoadRun {
   );
   return {
     held,
-    release: () => child.stdin.end('release\n'),
+    release: () => child.stdin.write('release\n'),
+    finish: () => child.stdin.end(),
     done,
     cpuSeconds() {
       try {

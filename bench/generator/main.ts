@@ -128,9 +128,15 @@ async function main(): Promise<void> {
   let last: Edge | undefined;
   if (scenario === 'idle') first = edge();
   load = nativePath === '' ? startJsLoad(task, threads) : startNativeLoad(nativePath, task);
+  // Resolves once the window's last edge is read (idle: once held), whenever the load reports.
+  let windowClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (windowClosed = resolve));
   if (scenario !== 'idle') {
     setTimeout(() => (first = edge()), measureStart - Date.now());
-    setTimeout(() => (last = edge()), measureEnd - Date.now());
+    setTimeout(() => {
+      last = edge();
+      windowClosed();
+    }, measureEnd - Date.now());
   }
 
   let rssHeld: number | undefined;
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
     // window of idle is this opening: connect and echo once, per connection, on both sides.
     await load.held;
     last = edge();
+    windowClosed();
     const samples: number[] = [];
     const holdEnd = Date.now() + holdMs;
     while (Date.now() < holdEnd) {
@@ -151,7 +158,13 @@ async function main(): Promise<void> {
     load.release();
   }
 
-  const r = await load.done;
+  let r: Awaited<LoadRun['done']>;
+  try {
+    r = await load.done;
+    await closed;
+  } finally {
+    load.finish();
+  }
   clearInterval(sampler);
   if (scraper) clearInterval(scraper);
 

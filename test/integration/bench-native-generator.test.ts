@@ -75,6 +75,8 @@ async function run(scenario: string, port: number, extra: string[] = []): Promis
   const start = Date.now() + 300;
   const args = ['--scenario', scenario, '--port', String(port), '--measure-start', String(start), '--measure-end', String(start + 700), ...extra];
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // It exits after its result once stdin is closed (idle: stdin also releases the held connections).
+  if (scenario !== 'idle') child.stdin.end();
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -13,7 +13,8 @@
  *   --measure-start EPOCH_MS --measure-end EPOCH_MS --connect-concurrency N
  *   --drain-timeout-ms MS --phase-seed N
  * idle: prints `held <established>` once every connection echoed once, then holds them until a line
- * (or EOF) arrives on stdin, closes them and reports.
+ * (or EOF) arrives on stdin, closes them and reports. Every scenario exits after its result line
+ * once stdin is closed.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -467,5 +468,10 @@ int main(int argc, char **argv) {
     }
   }
   print_result();
+  /* Stay until the bench closes stdin: it reads this process's CPU time at the end of the measured
+   * window, which must not find the process gone (a race with a fast wind-down). */
+  char rest[64];
+  while (read(STDIN_FILENO, rest, sizeof rest) > 0) {
+  }
   return 0;
 }
