@@ -29,6 +29,9 @@ type TracerModule = typeof import('../../src/telemetry/tracing/otel-connection-t
 type CountersModule = typeof import('../../src/telemetry/tracing/span-counters.js');
 type SettingsModule = typeof import('../../src/telemetry/tracing/settings.js');
 type SchemaModule = typeof import('../../src/config/schema.js');
+type InstrumentsModule = typeof import('../../src/telemetry/metrics/echo-instruments.js');
+type StatsModule = typeof import('../../src/echo/stats.js');
+type ConnectionModule = typeof import('../../src/echo/connection.js');
 type Info = import('../../src/telemetry/connection-trace.js').ConnectionInfo;
 type Logger = import('../../src/log/logger.js').Logger;
 
@@ -82,6 +85,12 @@ async function main(): Promise<void> {
   const { SpanCounters } = await load<CountersModule>('telemetry/tracing/span-counters.js');
   const { resolveTracingSettings, tracerSchema } = await load<SettingsModule>('telemetry/tracing/settings.js');
   const { validate } = await load<SchemaModule>('config/schema.js');
+  const { registerEchoInstruments } = await load<InstrumentsModule>('telemetry/metrics/echo-instruments.js');
+  const { EchoStats } = await load<StatsModule>('echo/stats.js');
+  const { EchoConnection } = await load<ConnectionModule>('echo/connection.js');
+  const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+  const stats = new EchoStats();
+  registerEchoInstruments(new MeterProvider().getMeter('tcp-echo'), stats);
 
   // Real accepted sockets for the connection-info step.
   const accepted: net.Socket[] = [];
@@ -131,7 +140,34 @@ async function main(): Promise<void> {
   };
   let exportedTarget = 0;
 
+  // The connection object on a socket that is not connected: listeners, pipe, bookkeeping and the
+  // close path (counters, histogram record), with tracing off and logging off, minus the socket itself.
+  const NOOP_TRACER = { start: (_info: Info, log: Logger) => ({ logger: log, sendStarted() {}, sendEnded() {}, end() {} }) };
+  const deps = { stats, tracer: NOOP_TRACER, logger: quiet, idleTimeoutMs: 0, onClosed: () => {} };
   const steps: { name: string; run: () => Promise<number> }[] = [
+    { name: '(a bare net.Socket object, for reference)', run: () => measure(n, () => void new net.Socket()) },
+    {
+      name: 'listeners, pipe, close bookkeeping (EchoConnection on a bare Socket, minus the Socket)',
+      run: async () => {
+        const withSocket = await measure(n, (i) => {
+          const socket = new net.Socket();
+          const connection = new EchoConnection(socket, info(i), deps);
+          connection.handleClose();
+        });
+        return withSocket - (await measure(n, () => void new net.Socket()));
+      },
+    },
+    {
+      name: '(socket.pipe(socket) alone, as the bare echo does, minus the Socket)',
+      run: async () => {
+        const piped = await measure(n, () => {
+          const socket = new net.Socket();
+          socket.pipe(socket);
+        });
+        return piped - (await measure(n, () => void new net.Socket()));
+      },
+    },
+    { name: 'histogram record (connection duration)', run: () => measure(n, (i) => stats.recordDuration((i % 100) / 1000)) },
     { name: 'connection info (getpeername, getsockname, fd)', run: () => measure(n, (i) => void connectionInfo(accepted[i % 64]!, i)) },
     { name: 'logger child (trace_id, span_id, fd bound)', run: () => measure(n, (i) => void logger.child({ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331', fd: i % 1000 })) },
     {

@@ -118,8 +118,10 @@ export function renderMarkdown(report: BenchReport): string {
     `- connrate: ${s.connrate.connections} concurrent loops of connect, echo ${s.connrate.requestSize} B verified, close`,
     `- idle: ${s.idle.connections} connections each echoing ${s.idle.requestSize} B once, held ${s.idle.holdS} s; ` +
       'RSS per connection = (median RSS in the second half of the hold − RSS at start) / connections',
-    `- warm-up ${s.warmupS} s, measured ${s.durationS} s per scenario; generator threads: ` +
-      Object.entries(s.threads).map(([k, v]) => `${k} ${v}`).join(', '),
+    `- warm-up ${s.warmupS} s, measured ${s.durationS} s per scenario; ` +
+      (s.generator === 'native'
+        ? 'native load generator: one thread, epoll (bench/generator/native/loadgen.c)'
+        : 'JavaScript generator threads: ' + Object.entries(s.threads).map(([k, v]) => `${k} ${v}`).join(', ')),
     ...(s.serverNodeFlags.length > 0 ? [`- tcp-echo ran with the node flags \`${s.serverNodeFlags.join(' ')}\` (package.json config.node_flags plus --server-node-flags)`] : []),
     `- a run in which other processes kept more than ${s.maxBackground} cores busy was measured again (at most ${s.retries} time(s), within the time budget)`,
     `- order (alternating; each round reverses the previous): ${report.order.join(' → ')}`,
