@@ -67,7 +67,7 @@ export function stepOf(functionName: string, url: string): Step | undefined {
     }
     if (ours === 'echo/echo-component' && functionName === 'onConnection') return 'listeners, pipe, connection bookkeeping';
     if (ours.startsWith('monitor/') || ours === 'telemetry/statistics-storage') return 'metrics scrape (/metrics)';
-    if (ours === 'echo/stats' || ours.startsWith('telemetry/metrics/')) return 'histogram record and close bookkeeping';
+    if (ours === 'echo/stats' || ours === 'echo/echo-instruments' || ours.startsWith('telemetry/metrics/')) return 'histogram record and close bookkeeping';
   }
   if (url.includes('/@opentelemetry/otlp-transformer/')) return 'OTLP encoding';
   if (url.includes('/@opentelemetry/otlp-exporter-base/') || url.includes('/@opentelemetry/exporter-trace-otlp')) return 'export HTTP (client, agent, parser)';

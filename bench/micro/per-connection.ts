@@ -29,7 +29,7 @@ type TracerModule = typeof import('../../src/telemetry/tracing/otel-connection-t
 type CountersModule = typeof import('../../src/telemetry/tracing/span-counters.js');
 type SettingsModule = typeof import('../../src/telemetry/tracing/settings.js');
 type SchemaModule = typeof import('../../src/config/schema.js');
-type InstrumentsModule = typeof import('../../src/telemetry/metrics/echo-instruments.js');
+type InstrumentsModule = typeof import('../../src/echo/echo-instruments.js');
 type StatsModule = typeof import('../../src/echo/stats.js');
 type ConnectionModule = typeof import('../../src/echo/connection.js');
 type Info = import('../../src/telemetry/connection-trace.js').ConnectionInfo;
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const { SpanCounters } = await load<CountersModule>('telemetry/tracing/span-counters.js');
   const { resolveTracingSettings, tracerSchema } = await load<SettingsModule>('telemetry/tracing/settings.js');
   const { validate } = await load<SchemaModule>('config/schema.js');
-  const { registerEchoInstruments } = await load<InstrumentsModule>('telemetry/metrics/echo-instruments.js');
+  const { registerEchoInstruments } = await load<InstrumentsModule>('echo/echo-instruments.js');
   const { EchoStats } = await load<StatsModule>('echo/stats.js');
   const { EchoConnection } = await load<ConnectionModule>('echo/connection.js');
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
