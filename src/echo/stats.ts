@@ -6,7 +6,19 @@
 import type { Socket } from 'node:net';
 
 /** Why a connection ended. A small fixed set: it is a metric label. */
-export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
+export const CLOSE_REASONS = [
+  'eof',
+  'reset',
+  'timeout',
+  'error',
+  'shutdown',
+  'rejected',
+  // PROXY protocol (tcp-echo.proxy_protocol): the connection closed before its header was read.
+  'proxy-missing',
+  'proxy-malformed',
+  'proxy-oversized',
+  'proxy-timeout',
+] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
@@ -23,6 +35,10 @@ export class EchoStats {
     error: 0,
     shutdown: 0,
     rejected: 0,
+    'proxy-missing': 0,
+    'proxy-malformed': 0,
+    'proxy-oversized': 0,
+    'proxy-timeout': 0,
   };
   /** Times a connection's write side filled its bound and reading paused (counted when the pause begins). */
   backpressurePauses = 0;

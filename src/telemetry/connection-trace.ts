@@ -18,6 +18,12 @@ export interface ConnectionInfo {
   readonly localPort: number | undefined;
   /** `ipv4` or `ipv6`, per OpenTelemetry's `network.type`. */
   readonly networkType: 'ipv4' | 'ipv6' | undefined;
+  /**
+   * The original client named by a PROXY protocol header (`client.address`/`client.port`); absent
+   * without one, when the peer itself is the client. `peerAddress` then stays the balancer.
+   */
+  readonly clientAddress?: string | undefined;
+  readonly clientPort?: number | undefined;
 }
 
 /** How a connection ended. */

@@ -30,7 +30,9 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => v
     description: 'Connections open now.',
   });
   const closeReasons = meter.createObservableCounter('tcp-echo.sockets.close-reasons', {
-    description: 'Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected.',
+    description:
+      'Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected, and with the PROXY ' +
+      'protocol on proxy-missing, proxy-malformed, proxy-oversized, proxy-timeout.',
   });
   const bytesRead = meter.createObservableCounter('tcp-echo.bytes.read', {
     description: 'Bytes read from clients.',
