@@ -4,6 +4,7 @@ import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { daemonMain } from './components/daemon-main.js';
 import { echoComponent } from './echo/echo-component.js';
 import { loggingComponent } from './log/logging-component.js';
+import { livenessHandlerComponent, readinessHandlerComponent } from './monitor/handlers/health.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';
 import { serverMonitorHandlerComponent } from './monitor/handlers/server-monitor.js';
 import { testsControlComponent } from './monitor/handlers/tests-control.js';
@@ -17,6 +18,8 @@ const components = [
   tracerComponent,
   serverComponent,
   pingHandlerComponent,
+  readinessHandlerComponent,
+  livenessHandlerComponent,
   serverMonitorHandlerComponent,
   testsControlComponent,
   echoComponent,

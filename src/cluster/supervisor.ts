@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { BatchObservableCallback } from '@opentelemetry/api';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Component, Lifecycle } from '../components/component.js';
+import type { ReadinessSource } from '../components/readiness.js';
 import { ClusterWorkerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { mergeScopeMetrics, monotonicPart } from '../telemetry/metrics/merge.js';
@@ -80,7 +81,7 @@ const METRICS = {
 } as const;
 
 /** The echo run by worker processes. `stop()` is safe to call twice. */
-export class EchoCluster implements Component {
+export class EchoCluster implements Component, ReadinessSource {
   readonly #options: EchoClusterOptions;
   readonly #log: Logger;
   readonly #slots: Slot[];
@@ -96,6 +97,8 @@ export class EchoCluster implements Component {
   /** Told when the last running worker has exited (shutdown waits on it). */
   readonly #exitWaiters = new Set<() => void>();
   #stopping = false;
+  /** Every worker reported ready once (start() resolved). */
+  #started = false;
   #stopped: Promise<void> | undefined;
 
   constructor(options: EchoClusterOptions) {
@@ -118,6 +121,14 @@ export class EchoCluster implements Component {
     }
     // Workers begin draining when shutdown begins, in parallel with the primary's own wait.
     options.lifecycle.onStopping(() => this.#beginShutdown());
+  }
+
+  /**
+   * The readiness probe's answer: true once every worker listened at start, while at least one
+   * still does (they share the one port), until shutdown begins.
+   */
+  get ready(): boolean {
+    return this.#started && !this.#stopping && this.alive > 0;
   }
 
   /** Worker processes ready now. */
@@ -159,6 +170,7 @@ export class EchoCluster implements Component {
       clearTimeout(timer);
       this.#starting = undefined;
     }
+    this.#started = true;
     this.#log.info(`${this.#options.workers} echo workers ready`, { workers: this.#options.workers, pids: this.pids.join(',') });
   }
 

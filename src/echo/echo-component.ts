@@ -9,6 +9,7 @@ import { EchoCluster } from '../cluster/supervisor.js';
 import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
 import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
+import type { ReadinessSource } from '../components/readiness.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
 import { getLogger } from '../log/index.js';
 import type { Logger } from '../log/logger.js';
@@ -109,7 +110,7 @@ export const echoSchema = object({
 export type EchoConfig = Infer<typeof echoSchema>;
 
 /** The echo acceptor. Its counters are `stats`; `port` is the bound port once started. */
-export class EchoComponent implements Component {
+export class EchoComponent implements Component, ReadinessSource {
   /** Plain counters, exposed as the `tcp-echo.*` metrics by statistics-storage. */
   readonly stats = new EchoStats();
   private readonly config: EchoConfig;
