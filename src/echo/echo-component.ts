@@ -21,7 +21,7 @@ import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { formatAddress, listen } from './listen.js';
 import { ProxyHeaderReader, proxyProtocolSchema, type RefusedReason } from './proxy-header-reader.js';
 import type { ProxyHeader } from './proxy-protocol.js';
-import { EchoStats } from './stats.js';
+import { CLOSE_REASONS, EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
 export const ECHO_COMPONENT_NAME = 'tcp-echo';
@@ -159,6 +159,7 @@ export class EchoComponent implements Component, ReadinessSource {
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
     if (config.max_connections > 0) this.server.maxConnections = config.max_connections;
     if (config.proxy_protocol.enabled) {
+      this.stats.reportedCloseReasons = CLOSE_REASONS;
       this.proxyHeaders = new ProxyHeaderReader(
         { headerTimeoutMs: config.proxy_protocol.header_timeout, maxHeaderBytes: config.proxy_protocol.max_header_size },
         { onHeader: this.onProxyHeader, onRefused: this.onProxyRefused },

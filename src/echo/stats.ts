@@ -21,6 +21,9 @@ export const CLOSE_REASONS = [
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
+/** The reasons every echo reports (as zero until they happen). */
+export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);
+
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {
   /** Connections accepted (rejected ones included). */
@@ -40,6 +43,8 @@ export class EchoStats {
     'proxy-oversized': 0,
     'proxy-timeout': 0,
   };
+  /** The reasons the metrics show: the base ones, plus the PROXY protocol's when it is on. */
+  reportedCloseReasons: readonly CloseReason[] = BASE_CLOSE_REASONS;
   /** Times a connection's write side filled its bound and reading paused (counted when the pause begins). */
   backpressurePauses = 0;
   /** Bytes read from / written to connections that have closed. */

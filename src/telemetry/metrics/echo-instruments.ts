@@ -52,7 +52,7 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => v
     result.observe(opened, stats.opened);
     result.observe(closed, stats.closed);
     result.observe(active, stats.active);
-    for (const reason of CLOSE_REASONS) {
+    for (const reason of stats.reportedCloseReasons) {
       result.observe(closeReasons, stats.closeReasons[reason], REASON_ATTRIBUTES[reason]);
     }
     result.observe(bytesRead, stats.bytesRead());
