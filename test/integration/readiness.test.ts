@@ -94,14 +94,38 @@ async function pollUntilReady(service: Started, timeoutMs: number): Promise<{ no
   }
 }
 
+/**
+ * Spawns and polls until ready. Free ports are picked before the service binds them, so on a
+ * busy machine another process can take one in between: that start (EADDRINUSE) is retried on
+ * new ports.
+ */
+async function startPolled(t: TestContext, tcpEcho: Record<string, unknown>): Promise<{ service: Started; notReady: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const service = await spawnService(t, tcpEcho, 4000);
+    try {
+      return { service, notReady: (await pollUntilReady(service, 60_000)).notReady };
+    } catch (error) {
+      // The last line may still be in the pipe when the exit is seen.
+      const stderr = service.child.stderr!;
+      if (!stderr.closed) await new Promise((resolve) => stderr.once('close', resolve));
+      if (attempt >= 3 || !service.stderr().includes('(EADDRINUSE)')) throw error;
+    }
+  }
+}
+
 /** SIGTERM with a connection open; while it drains, /readyz is 503 and /livez 200, and the connection still echoes. */
 async function drainIsNotReady(service: Started): Promise<void> {
   const open = await connect(service.echoPort);
   open.on('error', () => {});
   await ping(open, Buffer.from('before'));
   service.child.kill('SIGTERM');
-  // From the moment shutdown begins: the first answer after the signal is already 503 (or nothing
-  // answers because the process is gone, which a drain window of seconds rules out here).
+  // Shutdown has begun once the manager says so (it logs after setting its stopping flag; the
+  // signal itself arrives asynchronously). From then on no answer may be 200.
+  const deadline = performance.now() + 20_000;
+  while (!service.stderr().includes('stopping: waiting graceful_shutdown_interval')) {
+    assert.ok(performance.now() < deadline, `no shutdown line after SIGTERM:\n${service.stderr()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   let sawDraining = false;
   for (let i = 0; i < 20; i++) {
     const ready = await status(`${service.base}/readyz`);
@@ -118,16 +142,14 @@ async function drainIsNotReady(service: Started): Promise<void> {
 }
 
 test('one process: /readyz is 503 until the echo listens, 200 while serving, 503 while draining', { timeout: 90_000 }, async (t) => {
-  const service = await spawnService(t, {}, 4000);
-  await pollUntilReady(service, 30_000);
+  const { service } = await startPolled(t, {});
   assert.equal(await status(`${service.base}/livez`), 200);
   assert.equal(await status(`${service.base}/ping`), 200, '/ping keeps answering for userver test clients');
   await drainIsNotReady(service);
 });
 
 test('cluster mode: polled from start, /readyz is never 200 before the echo port echoes; 503 while draining', { timeout: 120_000 }, async (t) => {
-  const service = await spawnService(t, { workers: 2 }, 4000);
-  const { notReady } = await pollUntilReady(service, 60_000);
+  const { service, notReady } = await startPolled(t, { workers: 2 });
   // The monitor listens before the workers do (they take a while to start): starting is visible.
   assert.ok(notReady > 0, 'no 503 seen while the workers started');
   assert.match(service.stderr(), /2 echo workers ready/);
