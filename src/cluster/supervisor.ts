@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { BatchObservableCallback } from '@opentelemetry/api';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Component, Lifecycle } from '../components/component.js';
-import type { ReadinessSource } from '../components/readiness.js';
+import type { ReadinessGate } from '../components/readiness.js';
 import { ClusterWorkerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { mergeScopeMetrics, monotonicPart } from '../telemetry/metrics/merge.js';
@@ -47,6 +47,11 @@ export interface EchoClusterOptions {
   readonly configFile: string;
   readonly root: Readonly<Record<string, unknown>>;
   readonly lifecycle: Lifecycle;
+  /**
+   * The service's readiness for the echo: opened once every worker listens at start; closed while
+   * no worker is ready (all died and are being replaced), opened again when one is.
+   */
+  readonly serving?: ReadinessGate | undefined;
   /** Where the merged metrics are served; undefined when statistics-storage is off. */
   readonly storage: StatisticsStorage | undefined;
   /** Bound on the workers' graceful stop (drain + flush), after which they are killed. */
@@ -81,7 +86,7 @@ const METRICS = {
 } as const;
 
 /** The echo run by worker processes. `stop()` is safe to call twice. */
-export class EchoCluster implements Component, ReadinessSource {
+export class EchoCluster implements Component {
   readonly #options: EchoClusterOptions;
   readonly #log: Logger;
   readonly #slots: Slot[];
@@ -97,7 +102,7 @@ export class EchoCluster implements Component, ReadinessSource {
   /** Told when the last running worker has exited (shutdown waits on it). */
   readonly #exitWaiters = new Set<() => void>();
   #stopping = false;
-  /** Every worker reported ready once (start() resolved). */
+  /** Every worker was ready once: from then on, readiness follows whether any worker is. */
   #started = false;
   #stopped: Promise<void> | undefined;
 
@@ -121,14 +126,6 @@ export class EchoCluster implements Component, ReadinessSource {
     }
     // Workers begin draining when shutdown begins, in parallel with the primary's own wait.
     options.lifecycle.onStopping(() => this.#beginShutdown());
-  }
-
-  /**
-   * The readiness probe's answer: true once every worker listened at start, while at least one
-   * still does (they share the one port), until shutdown begins.
-   */
-  get ready(): boolean {
-    return this.#started && !this.#stopping && this.alive > 0;
   }
 
   /** Worker processes ready now. */
@@ -171,6 +168,7 @@ export class EchoCluster implements Component, ReadinessSource {
       this.#starting = undefined;
     }
     this.#started = true;
+    this.#options.serving?.open();
     this.#log.info(`${this.#options.workers} echo workers ready`, { workers: this.#options.workers, pids: this.pids.join(',') });
   }
 
@@ -272,6 +270,7 @@ export class EchoCluster implements Component, ReadinessSource {
         return;
       case 'ready':
         slot.state = 'ready';
+        if (this.#started) this.#options.serving?.open();
         this.#log.info(`echo worker ${slot.number} started`, { worker: slot.number, pid: worker.process.pid });
         if (this.#stopping) this.#sendShutdown(slot, worker);
         if (this.#starting && this.alive === this.#options.workers) this.#starting.resolve();
@@ -292,6 +291,7 @@ export class EchoCluster implements Component, ReadinessSource {
     if (slot.worker !== worker) return;
     const wasReady = slot.state === 'ready';
     slot.state = 'exited';
+    if (this.alive === 0) this.#options.serving?.close();
     // What the worker counted stays in the totals; its gauges ended with it.
     if (slot.last) this.#retired = mergeScopeMetrics([this.#retired, monotonicPart(slot.last)]);
     slot.last = undefined;

@@ -9,7 +9,7 @@ import { EchoCluster } from '../cluster/supervisor.js';
 import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
 import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
-import type { ReadinessSource } from '../components/readiness.js';
+import type { ReadinessGate } from '../components/readiness.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
 import { getLogger } from '../log/index.js';
 import type { Logger } from '../log/logger.js';
@@ -110,7 +110,7 @@ export const echoSchema = object({
 export type EchoConfig = Infer<typeof echoSchema>;
 
 /** The echo acceptor. Its counters are `stats`; `port` is the bound port once started. */
-export class EchoComponent implements Component, ReadinessSource {
+export class EchoComponent implements Component {
   /** Plain counters, exposed as the `tcp-echo.*` metrics by statistics-storage. */
   readonly stats = new EchoStats();
   private readonly config: EchoConfig;
@@ -120,6 +120,8 @@ export class EchoComponent implements Component, ReadinessSource {
   /** What every connection shares; made once, not per accepted socket. */
   private readonly connectionDeps: ConnectionDeps;
   private readonly server: net.Server;
+  /** Open once the listener accepts. */
+  private readonly serving: ReadinessGate | undefined;
   private readonly connections = new Set<EchoConnection>();
   private allClosedWaiters: Array<() => void> = [];
   private accepted = 0;
@@ -143,6 +145,7 @@ export class EchoComponent implements Component, ReadinessSource {
     this.logger =
       slot === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child({ worker: slot, pid: process.pid });
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
+    this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
     context.findOptional<StatisticsStorage>('statistics-storage')?.registerEchoStats(this.stats);
     this.connectionDeps = {
       stats: this.stats,
@@ -173,11 +176,6 @@ export class EchoComponent implements Component, ReadinessSource {
     context.lifecycle.onStopping(() => this.stopAccepting());
   }
 
-  /** True while the listener accepts: from listening until shutdown begins (the readiness probe's answer). */
-  get ready(): boolean {
-    return this.boundPort !== undefined && !this.acceptingStopped;
-  }
-
   /** The bound TCP port once listening (useful with `port: 0`). */
   get port(): number | undefined {
     return this.boundPort;
@@ -196,6 +194,7 @@ export class EchoComponent implements Component, ReadinessSource {
     }
     // After listening, 'error' means a failed accept (e.g. EMFILE): the listener keeps going.
     this.server.on('error', this.onServerError);
+    this.serving?.open();
     this.logger.info(`Listening on ${formatAddress(bound.address, bound.port)}`, {
       address: bound.address,
       port: bound.port,
@@ -371,6 +370,7 @@ export const echoComponent = defineComponent({
       configFile: context.configFile,
       root: context.staticConfig,
       lifecycle: context.lifecycle,
+      serving: context.readiness?.gate(ECHO_COMPONENT_NAME),
       storage: context.findOptional<StatisticsStorage>('statistics-storage'),
       stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
       logger: getLogger('echo-cluster'),
