@@ -171,6 +171,10 @@ function parseV2(data: Buffer, maxBytes: number): ProxyParseResult {
   const tlvStart = V2_FIXED_BYTES + (bodyLength >= addressBytes ? addressBytes : bodyLength);
   const tlvs = parseTlvs(data, tlvStart, length);
   if (tlvs === undefined) return invalid('malformed', 'v2 header TLVs do not add up to its length');
+  const crc = tlvs.find((tlv) => tlv.type === PP2_TYPE_CRC32C);
+  if (crc !== undefined && !crcMatches(data.subarray(0, length), crc.value, tlvStart)) {
+    return invalid('malformed', 'v2 header CRC32C does not match');
+  }
 
   if (command === 0) {
     return { state: 'complete', length, header: { version: 2, command: 'local', family, source: undefined, destination: undefined, tlvs } };
@@ -185,6 +189,45 @@ function parseV2(data: Buffer, maxBytes: number): ProxyParseResult {
     destination = { address: ipv6(data, 32), port: data.readUInt16BE(50) };
   }
   return { state: 'complete', length, header: { version: 2, command: 'proxy', family, source, destination, tlvs } };
+}
+
+/** PP2_TYPE_CRC32C: a CRC32c of the whole header, computed with this TLV's value as zeros. */
+const PP2_TYPE_CRC32C = 0x03;
+
+/** True when the 4-byte `expected` is the CRC32c of `header` with the CRC TLV's value zeroed. */
+function crcMatches(header: Buffer, expected: Buffer, tlvStart: number): boolean {
+  if (expected.length !== 4) return false;
+  const copy = Buffer.from(header);
+  // Find the CRC TLV again in the copy to zero its value.
+  for (let at = tlvStart; at + 3 <= copy.length; ) {
+    const valueLength = copy.readUInt16BE(at + 1);
+    if (copy[at] === PP2_TYPE_CRC32C) {
+      copy.fill(0, at + 3, at + 3 + valueLength);
+      break;
+    }
+    at += 3 + valueLength;
+  }
+  return crc32c(copy) === expected.readUInt32BE(0);
+}
+
+let CRC32C_TABLE: Uint32Array | undefined;
+
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as the spec's PP2_TYPE_CRC32C uses. */
+export function crc32c(data: Uint8Array): number {
+  const table = (CRC32C_TABLE ??= buildCrc32cTable());
+  let crc = 0xffffffff;
+  for (const byte of data) crc = (table[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function buildCrc32cTable(): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
 }
 
 function v2Family(addressFamily: number, transport: number): ProxyHeader['family'] {

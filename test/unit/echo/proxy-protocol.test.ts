@@ -1,7 +1,7 @@
 /** The PROXY protocol parser (v1 and v2) on headers built from the spec, whole and byte by byte. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseProxyHeader, PROXY_V1_MAX_BYTES, type ProxyParseResult } from '../../../src/echo/proxy-protocol.js';
+import { crc32c, parseProxyHeader, PROXY_V1_MAX_BYTES, type ProxyParseResult } from '../../../src/echo/proxy-protocol.js';
 import { proxyV1, proxyV1Unknown, proxyV2, V2_SIGNATURE } from '../../helpers/proxy-header.js';
 
 const MAX = 4096;
@@ -147,4 +147,15 @@ test('v2 longer than max_header_size is oversized as soon as its length is known
   const big = proxyV2({ source: { address: '1.2.3.4', port: 5 }, tlvs: [{ type: 0xe0, value: Buffer.alloc(5000) }] });
   assert.equal(problem(parseProxyHeader(big.subarray(0, 16), MAX)), 'oversized');
   assert.equal(complete(parseProxyHeader(big, 8192)).length, big.length);
+});
+
+test('v2 CRC32C TLV: a matching checksum is accepted, a wrong one is malformed', () => {
+  // The standard check value of CRC-32C.
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+  const header = proxyV2({ source: { address: '1.2.3.4', port: 5 }, tlvs: [{ type: 0x03, value: Buffer.alloc(4) }] });
+  // The checksum covers the whole header with its own value as zeros (as built above).
+  header.writeUInt32BE(crc32c(header), header.length - 4);
+  assert.equal(complete(parseProxyHeader(header, MAX)).header.source?.address, '1.2.3.4');
+  header[header.length - 1] = (header[header.length - 1] as number) ^ 0xff;
+  assert.equal(problem(parseProxyHeader(header, MAX)), 'malformed');
 });
