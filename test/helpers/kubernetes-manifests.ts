@@ -4,7 +4,7 @@
  * the schemas of `kubernetes-models` (generated from the Kubernetes OpenAPI spec) and
  * `@kubernetes-models/prometheus-operator` (generated from the Prometheus Operator CRDs).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
@@ -81,6 +81,18 @@ export function readManifests(dir = KUBERNETES_DIR): Manifest[] {
     manifests.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: generator.name }, data, file: 'kustomization.yaml' });
   }
   return manifests;
+}
+
+/** The objects of `examples/` (documented, not applied by kustomization.yaml). */
+export function readExamples(dir = path.join(KUBERNETES_DIR, 'examples')): Manifest[] {
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(path.join(dir, f), 'utf8'))
+        .map((d) => d.toJS() as Omit<Manifest, 'file'> | null)
+        .filter((v): v is Omit<Manifest, 'file'> => v !== null)
+        .map((v) => ({ ...v, file: `examples/${f}` })),
+    );
 }
 
 /** The one object of `kind` (named `name`, when several); throws when absent. */

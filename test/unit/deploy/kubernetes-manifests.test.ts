@@ -21,7 +21,7 @@ import { testsControlComponent } from '../../../src/monitor/handlers/tests-contr
 import { serverComponent } from '../../../src/monitor/server-component.js';
 import { statisticsStorageComponent } from '../../../src/telemetry/statistics-storage.js';
 import { tracerComponent } from '../../../src/telemetry/tracer-component.js';
-import { find, KUBERNETES_DIR, readKustomization, readManifests, validateManifest, type Manifest } from '../../helpers/kubernetes-manifests.js';
+import { find, KUBERNETES_DIR, readExamples, readKustomization, readManifests, validateManifest, type Manifest } from '../../helpers/kubernetes-manifests.js';
 import { ROOT } from '../../helpers/service.js';
 
 const COMPONENTS = [
@@ -38,6 +38,7 @@ const COMPONENTS = [
 ];
 
 const manifests = readManifests();
+const examples = readExamples();
 const deployment = find(manifests, 'Deployment');
 const podSpec = deployment.spec.template.spec;
 const container = podSpec.containers[0];
@@ -70,8 +71,9 @@ test('kustomization.yaml lists every manifest in the folder and nothing that is 
 });
 
 test('every object validates against the Kubernetes OpenAPI schemas; the PodMonitor against the Prometheus Operator CRD', (t) => {
-  for (const manifest of manifests) validateManifest(manifest);
-  t.diagnostic(`validated ${manifests.length} objects: ${manifests.map((m) => `${m.apiVersion} ${m.kind}/${m.metadata.name}`).join(', ')}`);
+  for (const manifest of [...manifests, ...examples]) validateManifest(manifest);
+  const names = (list: readonly Manifest[]) => list.map((m) => `${m.apiVersion} ${m.kind}/${m.metadata.name}`).join(', ');
+  t.diagnostic(`validated ${manifests.length} objects: ${names(manifests)}; examples: ${names(examples)}`);
 });
 
 test('the validator is not vacuous: a wrong type, a missing required field and a bad enum are refused', () => {
@@ -127,7 +129,7 @@ function strictDiagnostics(objects: readonly Manifest[]): string[] {
 }
 
 test('no unknown or misspelt field anywhere (strict, against the same generated schema types)', () => {
-  assert.deepEqual(strictDiagnostics(manifests), []);
+  assert.deepEqual(strictDiagnostics([...manifests, ...examples]), []);
   // And a typo is caught.
   const typo = structuredClone(deployment) as Manifest & { spec: any };
   typo.spec.template.spec.containers[0].readinesProbe = typo.spec.template.spec.containers[0].readinessProbe;
@@ -174,7 +176,7 @@ test('selectors: Services, PodDisruptionBudget, PodMonitor and HPA all find the 
   const podLabels = deployment.spec.template.metadata.labels as Record<string, string>;
   const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => podLabels[k] === v);
   assert.ok(selects(deployment.spec.selector.matchLabels));
-  for (const service of manifests.filter((m) => m.kind === 'Service')) {
+  for (const service of [...manifests, ...examples].filter((m) => m.kind === 'Service')) {
     assert.ok(selects(service.spec.selector), `${service.metadata.name} selects the pods`);
     for (const p of service.spec.ports) assert.ok(container.ports.some((c: any) => c.name === p.targetPort), `${service.metadata.name} targets ${p.targetPort}`);
   }
