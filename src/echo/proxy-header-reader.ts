@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { boolean, duration, object, size } from '../config/schema.js';
 import { parseProxyHeader, PROXY_V1_MAX_BYTES, type ProxyHeader } from './proxy-protocol.js';
-import type { CloseReason } from './stats.js';
+import type { CloseReason } from '../telemetry/connection-trace.js';
 
 /** Schema of `tcp-echo.proxy_protocol`. */
 export const proxyProtocolSchema = object({

@@ -4,22 +4,7 @@
  * runs per data chunk: byte totals are read from the sockets' own counters when asked.
  */
 import type { Socket } from 'node:net';
-
-/** Why a connection ended. A small fixed set: it is a metric label. */
-export const CLOSE_REASONS = [
-  'eof',
-  'reset',
-  'timeout',
-  'error',
-  'shutdown',
-  'rejected',
-  // PROXY protocol (tcp-echo.proxy_protocol): the connection closed before its header was read.
-  'proxy-missing',
-  'proxy-malformed',
-  'proxy-oversized',
-  'proxy-timeout',
-] as const;
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
 
 /** The reasons every echo reports (as zero until they happen). */
 export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);

@@ -29,7 +29,7 @@ async function status(url: string): Promise<number> {
 async function echoes(port: number): Promise<boolean> {
   let socket: net.Socket | undefined;
   try {
-    socket = await connect(port, '127.0.0.1', 2000);
+    socket = await connect(port, { timeoutMs: 2000 });
     await ping(socket, Buffer.from('ready?'), 5000);
     return true;
   } catch {

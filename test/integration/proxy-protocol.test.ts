@@ -60,7 +60,7 @@ async function sockSpanFrom(port: number): Promise<ReceivedSpan> {
 }
 
 async function closeReason(reason: string): Promise<number> {
-  return metric(service, REASONS, { reason });
+  return metric(service, REASONS, { reason }, 'exact');
 }
 
 /** Sends `bytes` and expects the service to close the connection without echoing anything. */
@@ -74,7 +74,7 @@ async function expectRefused(bytes: Buffer, reason: string): Promise<void> {
   await serverClosed(socket);
   socket.destroy();
   assert.equal(Buffer.concat(received).length, 0, 'nothing is echoed of a refused header');
-  assert.equal(await metricUntil(service, REASONS, { reason }, (v) => v >= before + 1), before + 1, `close reason ${reason}`);
+  assert.equal(await metricUntil(service, REASONS, { reason }, 'exact', (v: number) => v >= before + 1), before + 1, `close reason ${reason}`);
 }
 
 describe('PROXY protocol on the echo listener', () => {
@@ -90,7 +90,7 @@ describe('PROXY protocol on the echo listener', () => {
     assert.equal(a['sock.bytes_written'], payload.length);
     t.diagnostic(`span: ${JSON.stringify(a)}`);
     const lines = () => service.stderr().split('\n').filter((l) => l.includes(`trace_id=${span.traceId}`));
-    await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === 0);
+    await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v: number) => v === 0);
     const connectionLines = lines();
     assert.ok(connectionLines.some((l) => l.includes('text=Accepted connection')), connectionLines.join('\n'));
     assert.ok(connectionLines.some((l) => l.includes('text=Closing socket')), connectionLines.join('\n'));
@@ -182,7 +182,7 @@ describe('PROXY protocol on the echo listener', () => {
     socket.destroy();
     // A timer never fires early; a little slack for the clocks of two processes.
     assert.ok(waited >= HEADER_TIMEOUT_MS - 50, `closed after ${Math.round(waited)} ms, before the ${HEADER_TIMEOUT_MS} ms timeout`);
-    assert.equal(await metricUntil(service, REASONS, { reason: 'proxy-timeout' }, (v) => v >= before + 1), before + 1);
+    assert.equal(await metricUntil(service, REASONS, { reason: 'proxy-timeout' }, 'exact', (v: number) => v >= before + 1), before + 1);
   });
 
   it('half-close after the header: everything sent is echoed, then the service closes', async () => {
@@ -197,14 +197,14 @@ describe('PROXY protocol on the echo listener', () => {
   });
 
   it('backpressure after the header: a client that stops reading pauses the echo, then gets every byte', async () => {
-    const pausesBefore = await metric(service, 'tcp-echo.backpressure.pauses');
+    const pausesBefore = await metric(service, 'tcp-echo.backpressure.pauses', {}, 'exact');
     const socket: net.Socket = await connect(service.echoPort);
     socket.pause();
     const payload = randomData(8 * 1024 * 1024);
     socket.write(proxyV2({ source: { address: '198.51.100.10', port: 7 } }));
     const written = writeChunked(socket, payload, [65536]);
-    await metricUntil(service, 'tcp-echo.backpressure.pauses', {}, (v) => v > pausesBefore, 20_000);
-    assert.ok((await metric(service, 'tcp-echo.backpressure.pauses')) > pausesBefore, 'the echo paused reading');
+    await metricUntil(service, 'tcp-echo.backpressure.pauses', {}, 'exact', (v: number) => v > pausesBefore, 20_000);
+    assert.ok((await metric(service, 'tcp-echo.backpressure.pauses', {}, 'exact')) > pausesBefore, 'the echo paused reading');
     const echoed = collect(socket, payload.length, { untilEnd: true, timeoutMs: 60_000 });
     await written;
     socket.end();
@@ -219,7 +219,7 @@ describe('PROXY protocol on the echo listener', () => {
     socket.end();
     await serverClosed(socket);
     socket.destroy();
-    assert.ok((await metricUntil(service, REASONS, { reason: 'eof' }, (v) => v > before)) > before);
+    assert.ok((await metricUntil(service, REASONS, { reason: 'eof' }, 'exact', (v: number) => v > before)) > before);
     assert.equal(await closeReason('proxy-missing'), missing);
   });
 });

@@ -10,32 +10,13 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
-import { validateStaticConfig } from '../../../src/components/manager.js';
+import { COMPONENTS } from '../../../src/component-list.js';
 import { loadStaticConfig } from '../../../src/config/load.js';
-import { echoComponent, SHUTDOWN_FLUSH_MS } from '../../../src/echo/echo-component.js';
-import { loggingComponent, STOP_FLUSH_TIMEOUT_MS } from '../../../src/log/logging-component.js';
-import { livenessHandlerComponent, readinessHandlerComponent } from '../../../src/monitor/handlers/health.js';
-import { pingHandlerComponent } from '../../../src/monitor/handlers/ping.js';
-import { serverMonitorHandlerComponent } from '../../../src/monitor/handlers/server-monitor.js';
-import { testsControlComponent } from '../../../src/monitor/handlers/tests-control.js';
-import { serverComponent } from '../../../src/monitor/server-component.js';
-import { statisticsStorageComponent } from '../../../src/telemetry/statistics-storage.js';
-import { tracerComponent } from '../../../src/telemetry/tracer-component.js';
+import { validateStaticConfig } from '../../../src/config/static-config.js';
+import { SHUTDOWN_FLUSH_MS } from '../../../src/echo/echo-component.js';
+import { STOP_FLUSH_TIMEOUT_MS } from '../../../src/log/logging-component.js';
 import { find, KUBERNETES_DIR, readExamples, readKustomization, readManifests, validateManifest, type Manifest } from '../../helpers/kubernetes-manifests.js';
 import { ROOT } from '../../helpers/service.js';
-
-const COMPONENTS = [
-  loggingComponent,
-  statisticsStorageComponent,
-  tracerComponent,
-  serverComponent,
-  pingHandlerComponent,
-  readinessHandlerComponent,
-  livenessHandlerComponent,
-  serverMonitorHandlerComponent,
-  testsControlComponent,
-  echoComponent,
-];
 
 const manifests = readManifests();
 const examples = readExamples();
@@ -53,9 +34,9 @@ function validatedConfig() {
   assert.ok(fileName && text, 'the ConfigMap holds the static config');
   const file = path.join(KUBERNETES_DIR, fileName);
   const { root } = loadStaticConfig({ configFile: file, env: {} });
-  const { settings, plans } = validateStaticConfig(COMPONENTS, file, root);
+  const { root: settings, plans } = validateStaticConfig(COMPONENTS, file, root);
   const section = (name: string) => plans.find((p) => p.definition.name === name);
-  return { fileName, settings, section };
+  return { fileName, gracefulShutdownIntervalMs: settings.components_manager.graceful_shutdown_interval, section };
 }
 
 test('kustomization.yaml lists every manifest in the folder and nothing that is missing', () => {
@@ -188,12 +169,12 @@ test('selectors: Services, PodDisruptionBudget, PodMonitor and HPA all find the 
 });
 
 test('the grace period covers preStop + the drain window + the close flush + the tracer and log flush bounds', (t) => {
-  const { settings, section } = validatedConfig();
+  const { gracefulShutdownIntervalMs, section } = validatedConfig();
   const echo = section('tcp-echo')!.config as { graceful_shutdown_interval?: number };
   const tracer = section('tracer')!.config as { 'flush-timeout': number };
   const preStopMs = container.lifecycle.preStop.sleep.seconds * 1000;
   // The manager waits its interval before stopping components; the echo's window counts from the same start.
-  const drainMs = Math.max(settings.gracefulShutdownIntervalMs, echo.graceful_shutdown_interval ?? 0);
+  const drainMs = Math.max(gracefulShutdownIntervalMs, echo.graceful_shutdown_interval ?? 0);
   const neededMs = preStopMs + drainMs + SHUTDOWN_FLUSH_MS + tracer['flush-timeout'] + STOP_FLUSH_TIMEOUT_MS;
   const graceMs = podSpec.terminationGracePeriodSeconds * 1000;
   t.diagnostic(`grace ${graceMs} ms >= preStop ${preStopMs} + drain ${drainMs} + close flush ${SHUTDOWN_FLUSH_MS} + tracer flush ${tracer['flush-timeout']} + log flush ${STOP_FLUSH_TIMEOUT_MS} = ${neededMs} ms`);
