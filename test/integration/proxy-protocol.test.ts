@@ -223,3 +223,31 @@ describe('PROXY protocol on the echo listener', () => {
     assert.equal(await closeReason('proxy-missing'), missing);
   });
 });
+
+describe('PROXY protocol in cluster mode', () => {
+  it('workers read the header and echo; their refusals show in the merged close reasons', { timeout: 120_000 }, async () => {
+    const cluster = await startService({
+      readyTimeoutMs: 60_000,
+      components: (c) => {
+        c['tcp-echo'] = { ...c['tcp-echo'], workers: 2, proxy_protocol: { enabled: true } };
+      },
+    });
+    try {
+      const socket = await connect(cluster.echoPort);
+      const echoed = collect(socket, 5, { untilEnd: true });
+      socket.end(Buffer.concat([proxyV1('203.0.113.9', 9, '10.0.0.5', 8181), Buffer.from('hello')]));
+      assert.equal((await echoed).toString(), 'hello');
+      socket.destroy();
+
+      const garbage = await connect(cluster.echoPort);
+      garbage.on('error', () => {});
+      garbage.write('not a header');
+      await serverClosed(garbage);
+      garbage.destroy();
+      const reasons = 'tcp-echo.sockets.close-reasons';
+      assert.equal(await metricUntil(cluster, reasons, { reason: 'proxy-missing' }, 'exact', (v: number) => v >= 1, 20_000), 1);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
