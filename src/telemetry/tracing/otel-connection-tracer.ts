@@ -61,6 +61,8 @@ export const ATTR = {
   networkType: 'network.type',
   peerAddress: 'network.peer.address',
   peerPort: 'network.peer.port',
+  clientAddress: 'client.address',
+  clientPort: 'client.port',
   serverAddress: 'server.address',
   serverPort: 'server.port',
   bytesRead: 'sock.bytes_read',
@@ -220,6 +222,9 @@ export class OtelConnectionTracer implements ConnectionTracer {
     if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
     if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
     if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
+    // Only behind a PROXY protocol balancer: the client it reports.
+    if (info.clientAddress !== undefined) attributes[ATTR.clientAddress] = info.clientAddress;
+    if (info.clientPort !== undefined) attributes[ATTR.clientPort] = info.clientPort;
     this.ids.preset(sock.traceId, sock.spanId);
     let span: Span;
     try {
