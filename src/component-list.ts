@@ -7,6 +7,7 @@ import type { ComponentDefinition } from './components/component.js';
 import { ACCEPTED_USERVER_COMPONENTS } from './components/userver-compat/accepted-components.js';
 import { dynamicConfigComponent } from './components/userver-compat/dynamic-config.js';
 import { loggingComponent } from './log/logging-component.js';
+import { livenessHandlerComponent, readinessHandlerComponent } from './monitor/handlers/health.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';
 import { serverMonitorHandlerComponent } from './monitor/handlers/server-monitor.js';
 import { middlewarePipelineComponent } from './monitor/middleware-pipeline.js';
@@ -24,6 +25,8 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   serverComponent,
   middlewarePipelineComponent,
   pingHandlerComponent,
+  readinessHandlerComponent,
+  livenessHandlerComponent,
   serverMonitorHandlerComponent,
   testsControlComponent,
   echoComponent,

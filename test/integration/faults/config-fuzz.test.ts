@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { sleep } from '../../helpers/echo-client.js';
-import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
 import { fuzzCase, rejectionProblem, type Expectation, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
+import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
 import { rawHttp } from '../../helpers/raw-http.js';
 import { MAIN, canConnect, freePort, runCli } from '../../helpers/service.js';
 import { parse } from 'yaml';
@@ -30,10 +30,13 @@ const ONLY = process.env.FUZZ_ONLY === undefined ? undefined : Number(process.en
 const PARALLEL = 3;
 /** Spawned cases per expectation: the first ones of that kind among the generated cases. */
 const SAMPLE: Readonly<Record<Expectation['kind'], number>> = { start: 3, 'file-error': 3, error: 3, either: 6 };
-/** The contract: a bad config exits within this (FUZZ_DECIDE_MS overrides it on a slow machine). */
-const DECIDE_MS = Number(process.env.FUZZ_DECIDE_MS ?? 5000);
-/** How long to watch a process before calling it hung; longer than DECIDE_MS so a slow exit is measured. */
-const WATCH_MS = Math.max(3 * DECIDE_MS, 15_000);
+/**
+ * How long to watch a process before calling it hung: a deadline for a hang, not a speed bound (a
+ * start-up on 2 busy cores can take seconds). The contract's 5 s for rejecting a bad config is
+ * asserted on the decision itself, in-process, for every generated case
+ * (test/unit/config/config-fuzz.test.ts); here the slowest exit is reported.
+ */
+const WATCH_MS = Number(process.env.FUZZ_WATCH_MS ?? 60_000);
 const STOP_MS = 10_000;
 
 interface Outcome {
@@ -110,7 +113,6 @@ function check(c: FuzzCase, o: Outcome, file: string): string | undefined {
   }
   // Exited.
   if (o.code === 0) return `${head}exited 0 without serving`;
-  if (o.ms > DECIDE_MS) return `${head}took ${o.ms} ms to exit`;
   return rejectionProblem(c, o.stderr, file);
 }
 
