@@ -14,10 +14,12 @@ import { defineComponent, type Component } from '../components/component.js';
 import { object } from '../config/schema.js';
 import type { EchoStats } from '../echo/stats.js';
 import { getLogger, getLogStats } from '../log/index.js';
+import { renderOpenMetrics } from '../monitor/formats/openmetrics.js';
 import { renderPrometheus } from '../monitor/formats/prometheus.js';
 import type { MetricsFilter } from '../monitor/formats/filter.js';
 import { ResetBaseline } from './metrics/baseline.js';
-import { registerEchoInstruments } from './metrics/echo-instruments.js';
+import { CONNECTION_DURATION, CONNECTION_DURATION_BOUNDS_S, registerEchoInstruments } from './metrics/echo-instruments.js';
+import { ExemplarStore, type ExemplarSet } from './metrics/exemplar-store.js';
 import { mergeScopeMetrics } from './metrics/merge.js';
 import { gaugeMergeOf, registerRuntimeInstruments, type LogCounters } from './metrics/runtime-instruments.js';
 import { SnapshotReader } from './metrics/snapshot-reader.js';
@@ -50,6 +52,8 @@ export class StatisticsStorage implements Component {
   readonly #snapshots: SnapshotReader;
   readonly #baseline = new ResetBaseline();
   readonly #disposers: Array<() => void> = [];
+  /** The duration histogram's exemplars (made when the echo stats register: only echo records them). */
+  #durationExemplars: ExemplarStore | undefined;
   #remote: RemoteMetricsSource | undefined;
   /** The collection in flight in cluster mode: concurrent requests share one IPC round. */
   #merging: Promise<ResourceMetrics> | undefined;
@@ -86,7 +90,15 @@ export class StatisticsStorage implements Component {
 
   /** Exposes the echo counters as the `tcp-echo.*` metrics (observable: read at collection time). */
   registerEchoStats(stats: EchoStats): void {
-    this.#disposers.push(registerEchoInstruments(this.meter, stats));
+    this.#durationExemplars ??= new ExemplarStore(CONNECTION_DURATION_BOUNDS_S);
+    this.#disposers.push(registerEchoInstruments(this.meter, stats, this.#durationExemplars));
+  }
+
+  /** The exemplars kept beside this process's histograms, by instrument name (a copy). */
+  localExemplars(): Map<string, ExemplarSet> {
+    const sets = new Map<string, ExemplarSet>();
+    if (this.#durationExemplars !== undefined) sets.set(CONNECTION_DURATION, this.#durationExemplars.snapshot());
+    return sets;
   }
 
   /**
@@ -130,6 +142,17 @@ export class StatisticsStorage implements Component {
     const { resourceMetrics, errors } = await this.#prometheus.collect();
     if (errors.length > 0) getLogger('statistics-storage').warning('metric collection errors', { error: String(errors[0]) });
     return renderPrometheus(resourceMetrics, filter);
+  }
+
+  /**
+   * The OpenMetrics text of every metric, with the histograms' exemplars (never offset by resets).
+   * In cluster mode the exemplars are this process's only: the workers' do not travel (yet).
+   */
+  async openMetricsText(): Promise<string> {
+    if (this.#remote) return renderOpenMetrics(await this.#collectMerged(), this.localExemplars());
+    const { resourceMetrics, errors } = await this.#prometheus.collect();
+    if (errors.length > 0) getLogger('statistics-storage').warning('metric collection errors', { error: String(errors[0]) });
+    return renderOpenMetrics(resourceMetrics, this.localExemplars());
   }
 
   /**

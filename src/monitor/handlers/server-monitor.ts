@@ -1,7 +1,8 @@
 /**
  * `handler-server-monitor` (userver's handler of that name): `/service/monitor` renders the
  * metrics as json (default), prometheus, pretty or graphite, filtered by `prefix`, `path` and
- * `labels`; the same component serves the Prometheus text at `metrics_path` (`/metrics`).
+ * `labels`; the same component serves the Prometheus text at `metrics_path` (`/metrics`), or
+ * OpenMetrics with exemplars to a scraper that asks for it.
  */
 import { defineComponent } from '../../components/component.js';
 import { string } from '../../config/schema.js';
@@ -11,7 +12,9 @@ import { filterSnapshot, parseLabelsParameter, type MetricsFilter } from '../for
 import { renderGraphite } from '../formats/graphite.js';
 import { renderJson } from '../formats/json.js';
 import { renderPretty } from '../formats/pretty.js';
+import { OPENMETRICS_CONTENT_TYPE } from '../formats/openmetrics.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../formats/prometheus.js';
+import { prefersOpenMetrics } from '../openmetrics-negotiation.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import type { HttpHandler } from '../http.js';
 
@@ -64,9 +67,17 @@ export function monitorHandler(storage: StatisticsStorage): HttpHandler {
   };
 }
 
-/** The `/metrics` handler: Prometheus text exposition of every metric, never offset by resets. */
+/**
+ * The `/metrics` handler: every metric, never offset by resets; OpenMetrics 1.0 with exemplars when
+ * the `Accept` header prefers it, else the Prometheus text 0.0.4. `Vary: Accept` tells caches so.
+ */
 export function prometheusHandler(storage: StatisticsStorage): HttpHandler {
-  return async () => ({ status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: await storage.prometheusText() });
+  return async (request) => {
+    if (prefersOpenMetrics(request.headers.accept)) {
+      return { status: 200, headers: { 'content-type': OPENMETRICS_CONTENT_TYPE, vary: 'Accept' }, body: await storage.openMetricsText() };
+    }
+    return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, vary: 'Accept' }, body: await storage.prometheusText() };
+  };
 }
 
 export const serverMonitorHandlerComponent = defineComponent({

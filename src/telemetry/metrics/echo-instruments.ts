@@ -5,6 +5,7 @@
  */
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
 import { CLOSE_REASONS, type CloseReason, type EchoStats } from '../../echo/stats.js';
+import type { ExemplarStore } from './exemplar-store.js';
 
 /** Upper bounds of `tcp-echo.connection.duration`, seconds: 1 ms to 1 h, roughly 1-2.5-5 steps. */
 export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
@@ -15,11 +16,15 @@ export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
 const REASON_ATTRIBUTES = {} as Record<CloseReason, Attributes>;
 for (const reason of CLOSE_REASONS) REASON_ATTRIBUTES[reason] = Object.freeze({ reason });
 
+/** The instrument name of the connection-duration histogram. */
+export const CONNECTION_DURATION = 'tcp-echo.connection.duration_seconds';
+
 /**
  * Registers the echo instruments on `meter`, reading `stats`, and routes `stats.recordDuration`
- * into the duration histogram. Returns a function that undoes both.
+ * into the duration histogram, and a sampled connection's span ids into `exemplars` (built on
+ * {@link CONNECTION_DURATION_BOUNDS_S}). Returns a function that undoes both.
  */
-export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => void {
+export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplars?: ExemplarStore): () => void {
   const opened = meter.createObservableCounter('tcp-echo.sockets.opened', {
     description: 'Connections accepted (rejected ones included).',
   });
@@ -61,13 +66,22 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => v
   meter.addBatchObservableCallback(callback, observables);
 
   // `_seconds`: Prometheus wants the base unit in the name; the JSON path drops it (snapshot.ts).
-  const duration = meter.createHistogram('tcp-echo.connection.duration_seconds', {
+  const duration = meter.createHistogram(CONNECTION_DURATION, {
     description: 'Connection lifetime, from accept to close, in seconds.',
     unit: 's',
     advice: { explicitBucketBoundaries: [...CONNECTION_DURATION_BOUNDS_S] },
   });
   const previous = stats.recordDuration;
-  stats.recordDuration = (seconds) => duration.record(seconds);
+  // Once per connection. An unsampled connection's trace has no span id: no exemplar, no extra work.
+  stats.recordDuration =
+    exemplars === undefined
+      ? (seconds) => duration.record(seconds)
+      : (seconds, trace) => {
+          duration.record(seconds);
+          if (trace !== undefined && trace.spanId !== undefined && trace.traceId !== undefined) {
+            exemplars.record(seconds, trace.traceId, trace.spanId);
+          }
+        };
 
   return () => {
     meter.removeBatchObservableCallback(callback, observables);
