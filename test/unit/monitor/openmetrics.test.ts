@@ -114,6 +114,14 @@ test('content negotiation: OpenMetrics only when the client names it with a qual
     true,
   );
   assert.equal(prefersOpenMetrics('application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1'), true);
+  // Prometheus 3's default, with its escaping parameter.
+  assert.equal(
+    prefersOpenMetrics(
+      'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,' +
+        'text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2',
+    ),
+    true,
+  );
   assert.equal(prefersOpenMetrics('application/openmetrics-text'), true);
   assert.equal(prefersOpenMetrics(['text/plain;q=0.2', 'application/openmetrics-text; version="0.0.1"']), true);
   for (const classic of [
