@@ -73,7 +73,7 @@ export const listenerSchema = object({
       minimum: 1024,
       maximum: 1024 * 1024,
     }),
-    max_headers_count: integer({ description: 'Most request headers parsed; the rest are ignored', default: 100, minimum: 1, maximum: 2000 }),
+    max_headers_count: integer({ description: 'Most request headers accepted: a request with more is answered 431 (Request Header Fields Too Large) and closed', default: 100, minimum: 1, maximum: 2000 }),
     max_body_size: size({
       description: 'Largest request body accepted; larger bodies get 413',
       default: '64KiB',

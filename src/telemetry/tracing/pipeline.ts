@@ -9,17 +9,22 @@
  * request of the echo, i.e. JavaScript per chunk. Our spans get their parents explicitly, so
  * nothing here needs an active context.
  *
- * Explicit providers rather than NodeSDK, because NodeSDK:
+ * Explicit providers rather than NodeSDK (`@opentelemetry/sdk-node` is not a dependency), because
+ * NodeSDK:
+ * - registers an AsyncLocalStorage context manager on start (the async-hook cost above) unless
+ *   handed a no-op one, and depends on `@opentelemetry/context-async-hooks` for it;
  * - switches on OTLP *logs* and *metrics* exporters by default (unless OTEL_LOGS_EXPORTER /
  *   OTEL_METRICS_EXPORTER=none), which would export to a collector nobody configured and register
  *   a second global MeterProvider beside statistics-storage's;
  * - points OTEL_LOG_LEVEL's diagnostics at the console (stdout), where ours go to our log;
- * - loads every exporter package (gRPC, proto, Zipkin) at import: ~130 ms more start-up;
- * - gives no place to count queue-full and failed-export drops.
- * Every OTEL_* variable the issue lists still works: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES
- * (env resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
- * OTEL_TRACES_SAMPLER(_ARG) (read by `samplerFromEnv` when the config has no sampler-ratio),
- * OTEL_BSP_* (resolved in settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
+ * - depends on, and loads at import, every exporter (gRPC with protobufjs, logs, Zipkin): the
+ *   production install goes from ~14 packages to ~70 and start-up takes ~130 ms more;
+ * - wraps exporters in its own processors: no place for our bounded queue that counts queue-full
+ *   and failed-export drops, nor for our sampler decided at accept and our preset id generator.
+ * What tcp-echo implements itself instead: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (env
+ * resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
+ * OTEL_TRACES_SAMPLER(_ARG) (`samplerFromEnv`, when the config has no sampler-ratio), OTEL_BSP_*
+ * (settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
  */
 import { diag, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -36,13 +41,13 @@ import {
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
-  BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  TracerProvider,
   type Sampler,
   type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../log/logger.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
@@ -69,7 +74,7 @@ export class TracingPipeline {
   readonly connections: OtelConnectionTracer;
   readonly tracer: Tracer;
   readonly resource: Resource;
-  private readonly provider: BasicTracerProvider;
+  private readonly provider: TracerProvider;
   private registered = false;
   private shutdownPromise: Promise<ShutdownResult> | undefined;
 
@@ -82,11 +87,11 @@ export class TracingPipeline {
     const processors: SpanProcessor[] = [];
     if (settings.otlp.kind !== 'none') processors.push(this.otlpProcessor());
     if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
-    // Built here (not left to BasicTracerProvider) because the connection tracer decides sampling
+    // Built here (not left to TracerProvider) because the connection tracer decides sampling
     // at accept with the very same sampler the SDK uses when the spans are built at close.
     const sampler = settings.samplerRatio === undefined ? samplerFromEnv(process.env) : samplerFor(settings.samplerRatio);
     const ids = new PresetIdGenerator();
-    this.provider = new BasicTracerProvider({
+    this.provider = new TracerProvider({
       resource: this.resource,
       spanProcessors: processors,
       sampler,
@@ -105,7 +110,8 @@ export class TracingPipeline {
       }),
       this.counters,
     );
-    const batch = new BatchSpanProcessor(exporter, {
+    const batch = new BatchSpanProcessor({
+      exporter,
       maxQueueSize: this.settings.maxQueueSize,
       maxExportBatchSize: this.settings.maxExportBatchSize,
       scheduledDelayMillis: this.settings.scheduleDelayMs,
