@@ -109,7 +109,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      return await launch(dir, configFile, port, options.readyTimeoutMs ?? 20_000, options.enableFeatures ?? []);
+      return await launch(dir, configFile, port, options.readyTimeoutMs ?? 60_000, options.enableFeatures ?? []);
     } catch (error) {
       lastError = error as Error;
       if (!/address already in use/i.test(lastError.message)) break;
