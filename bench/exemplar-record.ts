@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/exemplar-record.ts [calls-per-round] [rounds]
  */
+import { registerEchoMetrics } from '../src/echo/echo-instruments.js';
 import { EchoStats, type SpanIds } from '../src/echo/stats.js';
 import { StatisticsStorage } from '../src/telemetry/statistics-storage.js';
 
@@ -14,7 +15,7 @@ const rounds = Number(process.argv[3] ?? 15);
 
 const storage = new StatisticsStorage({ serviceName: 'bench' });
 const stats = new EchoStats();
-storage.registerEchoStats(stats);
+registerEchoMetrics(storage, stats);
 
 // Durations spread over the buckets, as real connections are; ids as the tracer draws them.
 const durations = Array.from({ length: 1024 }, (_, i) => 0.0005 * 1.01 ** i);
@@ -53,5 +54,5 @@ for (const [name, values] of results) {
   const ns = median(values);
   console.log(`  ${name.padEnd(36)} ${ns.toFixed(1).padStart(7)} ns  (${ns - base >= 0 ? '+' : ''}${(ns - base).toFixed(1)} ns vs no trace)`);
 }
-console.log(`exemplar store: ${JSON.stringify(storage.localExemplars().get('tcp-echo.connection.duration_seconds')?.exemplars.filter((e) => e !== null).length)} buckets hold one`);
+console.log(`exemplar store: ${JSON.stringify(storage.exemplars().get('tcp-echo.connection.duration_seconds')?.exemplars.filter((e) => e !== null).length)} buckets hold one`);
 await storage.stop();

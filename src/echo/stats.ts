@@ -4,14 +4,10 @@
  * runs per data chunk: byte totals are read from the sockets' own counters when asked.
  */
 import type { Socket } from 'node:net';
-import type { ConnectionTrace } from '../telemetry/connection-trace.js';
+import { CLOSE_REASONS, type CloseReason, type ConnectionTrace } from '../telemetry/connection-trace.js';
 
 /** The ids of a sampled connection's `sock` span (both absent when it is not sampled). */
 export type SpanIds = Pick<ConnectionTrace, 'traceId' | 'spanId'>;
-
-/** Why a connection ended. A small fixed set: it is a metric label. */
-export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
-export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {

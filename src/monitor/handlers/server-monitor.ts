@@ -12,17 +12,17 @@ import { filterSnapshot, parseLabelsParameter, type MetricsFilter } from '../for
 import { renderGraphite } from '../formats/graphite.js';
 import { renderJson } from '../formats/json.js';
 import { renderPretty } from '../formats/pretty.js';
-import { OPENMETRICS_CONTENT_TYPE } from '../formats/openmetrics.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../formats/prometheus.js';
-import { prefersOpenMetrics } from '../openmetrics-negotiation.js';
+import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from '../formats/openmetrics.js';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from '../formats/prometheus.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import type { HttpHandler } from '../http.js';
+import { prefersOpenMetrics } from '../openmetrics-negotiation.js';
 
 const NAME = 'handler-server-monitor';
 
 /** The formats of `/service/monitor?format=`. */
-export const MONITOR_FORMATS = ['json', 'prometheus', 'pretty', 'graphite'] as const;
-export type MonitorFormat = (typeof MONITOR_FORMATS)[number];
+const MONITOR_FORMATS = ['json', 'prometheus', 'pretty', 'graphite'] as const;
+type MonitorFormat = (typeof MONITOR_FORMATS)[number];
 
 /** A parsed `/service/monitor` query. */
 export interface MonitorQuery {
@@ -49,11 +49,11 @@ export function parseMonitorQuery(query: URLSearchParams): MonitorQuery {
 const TEXT = 'text/plain; charset=utf-8';
 
 /** The `/service/monitor` handler over `storage`. */
-export function monitorHandler(storage: StatisticsStorage): HttpHandler {
+function monitorHandler(storage: StatisticsStorage): HttpHandler {
   return async (request) => {
     const { format, filter } = parseMonitorQuery(request.query);
     if (format === 'prometheus') {
-      return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: await storage.prometheusText(filter) };
+      return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: renderPrometheus(await storage.collect(), filter) };
     }
     const snapshot = filterSnapshot(await storage.snapshot(), filter);
     switch (format) {
@@ -74,9 +74,10 @@ export function monitorHandler(storage: StatisticsStorage): HttpHandler {
 export function prometheusHandler(storage: StatisticsStorage): HttpHandler {
   return async (request) => {
     if (prefersOpenMetrics(request.headers.accept)) {
-      return { status: 200, headers: { 'content-type': OPENMETRICS_CONTENT_TYPE, vary: 'Accept' }, body: await storage.openMetricsText() };
+      const body = renderOpenMetrics(await storage.collect(), storage.exemplars());
+      return { status: 200, headers: { 'content-type': OPENMETRICS_CONTENT_TYPE, vary: 'Accept' }, body };
     }
-    return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, vary: 'Accept' }, body: await storage.prometheusText() };
+    return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, vary: 'Accept' }, body: renderPrometheus(await storage.collect()) };
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { registerEchoMetrics } from '../../../src/echo/echo-instruments.js';
 import { EchoStats } from '../../../src/echo/stats.js';
 import { prometheusHandler } from '../../../src/monitor/handlers/server-monitor.js';
 import type { HttpRequest } from '../../../src/monitor/http.js';
@@ -98,7 +99,7 @@ const GOLDEN_RUNTIME_METADATA = [
 function fixedStorage(): StatisticsStorage {
   const storage = new StatisticsStorage({ serviceName: 'tcp-echo' });
   const stats = new EchoStats();
-  storage.registerEchoStats(stats);
+  registerEchoMetrics(storage, stats);
   stats.opened = 5;
   stats.closed = 4;
   stats.closeReasons.eof = 3;

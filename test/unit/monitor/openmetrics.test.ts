@@ -8,7 +8,7 @@ import { renderPrometheus } from '../../../src/monitor/formats/prometheus.js';
 import { prometheusHandler } from '../../../src/monitor/handlers/server-monitor.js';
 import type { HttpRequest } from '../../../src/monitor/http.js';
 import { prefersOpenMetrics } from '../../../src/monitor/openmetrics-negotiation.js';
-import { CONNECTION_DURATION_BOUNDS_S } from '../../../src/telemetry/metrics/echo-instruments.js';
+import { CONNECTION_DURATION_BOUNDS_S, registerEchoMetrics } from '../../../src/echo/echo-instruments.js';
 import { bucketIndex, ExemplarStore, mergeExemplarSets } from '../../../src/telemetry/metrics/exemplar-store.js';
 import { StatisticsStorage } from '../../../src/telemetry/statistics-storage.js';
 import { checkOpenMetrics } from '../../helpers/openmetrics-grammar.js';
@@ -177,7 +177,7 @@ test('/metrics: a sampled connection leaves its span ids as the bucket exemplar;
   const storage = new StatisticsStorage({ serviceName: 'tcp-echo' });
   t.after(() => storage.stop());
   const stats = new EchoStats();
-  storage.registerEchoStats(stats);
+  registerEchoMetrics(storage, stats);
   assert.deepEqual(CONNECTION_DURATION_BOUNDS_S.slice(0, 3), [0.001, 0.0025, 0.005]);
   stats.recordDuration(0.003, { traceId: TRACE, spanId: SPAN });
   stats.recordDuration(0.0004, {}); // not sampled: counted, no exemplar

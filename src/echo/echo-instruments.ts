@@ -4,8 +4,13 @@
  * data chunk; the duration histogram is recorded once per finished connection.
  */
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
-import { CLOSE_REASONS, type CloseReason, type EchoStats } from '../../echo/stats.js';
-import type { ExemplarStore } from './exemplar-store.js';
+import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
+import { ExemplarStore } from '../telemetry/metrics/exemplar-store.js';
+import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
+import type { EchoStats } from './stats.js';
+
+/** The instrument of open connections; the cluster reads it per worker (tcp-echo.workers.sockets.active). */
+export const SOCKETS_ACTIVE_METRIC = 'tcp-echo.sockets.active';
 
 /** Upper bounds of `tcp-echo.connection.duration`, seconds: 1 ms to 1 h, roughly 1-2.5-5 steps. */
 export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
@@ -31,7 +36,7 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
   const closed = meter.createObservableCounter('tcp-echo.sockets.closed', {
     description: 'Connections finished, for any reason (see tcp-echo.sockets.close-reasons).',
   });
-  const active = meter.createObservableUpDownCounter('tcp-echo.sockets.active', {
+  const active = meter.createObservableUpDownCounter(SOCKETS_ACTIVE_METRIC, {
     description: 'Connections open now.',
   });
   const closeReasons = meter.createObservableCounter('tcp-echo.sockets.close-reasons', {
@@ -87,4 +92,14 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
     meter.removeBatchObservableCallback(callback, observables);
     stats.recordDuration = previous;
   };
+}
+
+/**
+ * Declares the echo instruments on `storage`, with the duration histogram's exemplar store beside
+ * them (registered under the histogram's name, so the OpenMetrics view shows its exemplars).
+ */
+export function registerEchoMetrics(storage: StatisticsStorage, stats: EchoStats): void {
+  const exemplars = new ExemplarStore(CONNECTION_DURATION_BOUNDS_S);
+  storage.registerExemplars(CONNECTION_DURATION, exemplars);
+  storage.register((meter) => registerEchoInstruments(meter, stats, exemplars));
 }
