@@ -17,7 +17,7 @@ import { errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import { registerLogInstruments } from '../log/log-instruments.js';
 import { ResetBaseline } from './metrics/baseline.js';
-import type { ExemplarSet, ExemplarStore } from './metrics/exemplar-store.js';
+import { mergeExemplarsByInstrument, type ExemplarSet, type ExemplarStore } from './metrics/exemplar-store.js';
 import { PullReader } from './metrics/pull-reader.js';
 import { registerRuntimeInstruments } from './metrics/runtime-instruments.js';
 import { toSnapshot, type MetricsSnapshot } from './metrics/snapshot.js';
@@ -49,6 +49,8 @@ export class StatisticsStorage implements Component {
   readonly #disposers: Array<() => void> = [];
   /** Exemplar stores by histogram instrument name, registered by the histograms' owners. */
   readonly #exemplars = new Map<string, ExemplarStore>();
+  /** Cluster mode: the workers' exemplars, as their latest answers carried them. */
+  #remoteExemplars: () => Iterable<Iterable<readonly [string, ExemplarSet]>> = () => [];
   #collector: MetricsCollector = (collectOwn) => collectOwn();
   #stopped: Promise<void> | undefined;
 
@@ -94,18 +96,23 @@ export class StatisticsStorage implements Component {
   }
 
   /**
-   * The exemplars of this process's histograms now, by instrument name (copies). In cluster mode
-   * these are the primary's own only: the workers' collections carry no exemplars (yet).
+   * The histograms' exemplars now, by instrument name (copies): this process's, and in cluster mode
+   * the workers' from their latest answers (so read it right after `collect()`), the latest per
+   * bucket winning.
    */
   exemplars(): Map<string, ExemplarSet> {
-    const sets = new Map<string, ExemplarSet>();
-    for (const [name, store] of this.#exemplars) sets.set(name, store.snapshot());
-    return sets;
+    const own: Array<[string, ExemplarSet]> = [];
+    for (const [name, store] of this.#exemplars) own.push([name, store.snapshot()]);
+    return mergeExemplarsByInstrument([own, ...this.#remoteExemplars()]);
   }
 
-  /** Cluster mode (primary): every collection from now on goes through `collector`. */
-  setCollector(collector: MetricsCollector): void {
+  /**
+   * Cluster mode (primary): every collection from now on goes through `collector`, and
+   * `exemplars()` adds what `exemplars` returns (the workers').
+   */
+  setCollector(collector: MetricsCollector, exemplars?: () => Iterable<Iterable<readonly [string, ExemplarSet]>>): void {
     this.#collector = collector;
+    if (exemplars !== undefined) this.#remoteExemplars = exemplars;
   }
 
   /**

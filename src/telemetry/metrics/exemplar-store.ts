@@ -106,6 +106,26 @@ export function mergeExemplarSets(sets: readonly ExemplarSet[]): ExemplarSet | u
   return { bounds: first.bounds, exemplars };
 }
 
+/**
+ * Merges the exemplars of several processes, each given as (instrument name, set) pairs: per
+ * instrument, {@link mergeExemplarSets}. One set per instrument, however many inputs.
+ */
+export function mergeExemplarsByInstrument(
+  lists: Iterable<Iterable<readonly [string, ExemplarSet]>>,
+): Map<string, ExemplarSet> {
+  const byName = new Map<string, ExemplarSet[]>();
+  for (const list of lists) {
+    for (const [name, set] of list) {
+      const sets = byName.get(name);
+      if (sets) sets.push(set);
+      else byName.set(name, [set]);
+    }
+  }
+  const merged = new Map<string, ExemplarSet>();
+  for (const [name, sets] of byName) merged.set(name, mergeExemplarSets(sets) as ExemplarSet);
+  return merged;
+}
+
 function sameBounds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((bound, i) => bound === b[i]);
 }

@@ -9,7 +9,7 @@ import { prometheusHandler } from '../../../src/monitor/handlers/server-monitor.
 import type { HttpRequest } from '../../../src/monitor/http.js';
 import { prefersOpenMetrics } from '../../../src/monitor/openmetrics-negotiation.js';
 import { CONNECTION_DURATION_BOUNDS_S, registerEchoMetrics } from '../../../src/echo/echo-instruments.js';
-import { bucketIndex, ExemplarStore, mergeExemplarSets } from '../../../src/telemetry/metrics/exemplar-store.js';
+import { bucketIndex, ExemplarStore, mergeExemplarsByInstrument, mergeExemplarSets } from '../../../src/telemetry/metrics/exemplar-store.js';
 import { StatisticsStorage } from '../../../src/telemetry/statistics-storage.js';
 import { checkOpenMetrics } from '../../helpers/openmetrics-grammar.js';
 import { FIXED_METRICS, FIXED_TIME_MS } from './fixture.js';
@@ -162,6 +162,10 @@ test('exemplar store: latest per bucket, the SDK bucket rule, fixed memory, merg
   assert.equal(merged?.exemplars[1]?.traceId, 'b'.repeat(32));
   assert.equal(merged?.exemplars[2]?.traceId, 'f'.repeat(32));
   assert.equal(mergeExemplarSets([]), undefined);
+  // By instrument (cluster mode: the primary's own and each worker's pairs): one set per name.
+  const byName = mergeExemplarsByInstrument([[['h', snapshot]], [['h', other.snapshot()], ['g', other.snapshot()]], []]);
+  assert.deepEqual([...byName.keys()].sort(), ['g', 'h']);
+  assert.deepEqual(byName.get('h'), mergeExemplarSets([snapshot, other.snapshot()]));
 });
 
 const scrape = (accept: string | undefined): HttpRequest => ({
