@@ -112,7 +112,7 @@ export class EchoCluster implements Component {
     }));
     this.#metrics = new WorkerMetrics(this.#slots, (worker, message) => this.#send(worker, message), this.#log);
     if (options.storage) {
-      options.storage.setCollector(this.#metrics.collector);
+      options.storage.setCollector(this.#metrics.collector, this.#metrics.exemplars);
       this.#registerInstruments(options.storage);
     }
     // Workers begin draining when shutdown begins, in parallel with the primary's own wait.
@@ -257,7 +257,7 @@ export class EchoCluster implements Component {
         else this.#log.error(`echo worker ${slot.number} failed to start: ${message.message}`, { worker: slot.number });
         return;
       case 'metrics':
-        this.#metrics.answer(slot, message.id, message.scopeMetrics);
+        this.#metrics.answer(slot, message.id, message.scopeMetrics, message.exemplars);
         return;
     }
   }

@@ -17,7 +17,7 @@ import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
-import { registerEchoInstruments } from './echo-instruments.js';
+import { registerEchoMetrics } from './echo-instruments.js';
 import { ProxyHeaderReader, proxyProtocolSchema, type RefusedReason } from './proxy-header-reader.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 import { EchoStats } from './stats.js';
@@ -150,7 +150,8 @@ export class EchoComponent implements Component {
     this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
-    context.findOptional<StatisticsStorage>('statistics-storage')?.register((meter) => registerEchoInstruments(meter, this.stats));
+    const storage = context.findOptional<StatisticsStorage>('statistics-storage');
+    if (storage !== undefined) registerEchoMetrics(storage, this.stats);
     this.connectionDeps = {
       stats: this.stats,
       tracer: this.tracer,
