@@ -162,11 +162,11 @@ export class StatisticsStorage implements Component {
 
 /**
  * The logger's counters as `logger.lines.*`: lines produced per level (written, or still queued),
- * and lines dropped because the sink could not keep up.
+ * and lines lost: dropped because the sink could not keep up, or failed to write (ENOSPC, EPIPE).
  */
 function logCountersFromRegistry(): LogCounters {
   const stats = getLogStats();
-  return { written: stats.byLevel, dropped: stats.dropped };
+  return { written: stats.byLevel, dropped: stats.dropped + stats.failed };
 }
 
 /** The `statistics-storage` component: no options; loaded by default. */

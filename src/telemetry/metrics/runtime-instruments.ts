@@ -68,7 +68,7 @@ export function gaugeMergeOf(instrumentName: string): GaugeMerge {
 export interface LogCounters {
   /** Lines written, by level name. */
   readonly written: Readonly<Record<string, number>>;
-  /** Lines dropped because the sink was slow. */
+  /** Lines lost: dropped because the sink was slow, or failed to write. */
   readonly dropped: number;
 }
 
@@ -147,7 +147,9 @@ function registerLogInstruments(meter: Meter, logCounters: () => LogCounters): (
     description: 'Log lines produced, by level (handed to the sink queue; see logger.lines.dropped).',
   });
   const dropped = meter.createObservableCounter('logger.lines.dropped', {
-    description: 'Log lines dropped because the sink could not keep up (overflow_behavior: discard).',
+    description:
+      'Log lines lost: dropped because the sink could not keep up (overflow_behavior: discard), ' +
+      'or failed to write (a full disk, a closed pipe).',
   });
   // Label objects are cached per level: observe() would otherwise get a fresh object each time.
   const levelAttributes = new Map<string, { level: string }>();
