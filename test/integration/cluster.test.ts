@@ -60,7 +60,7 @@ async function until(probe: () => Promise<boolean> | boolean, what: string, time
 }
 
 async function reset(): Promise<void> {
-  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(response.status, 200);
 }
 
