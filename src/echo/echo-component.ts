@@ -61,6 +61,22 @@ export const echoSchema = object({
       description: "set TCP_NODELAY on accepted sockets (no Nagle delay), as userver's acceptor does",
       default: true,
     }),
+    tcp_keepalive: boolean({
+      description:
+        'set SO_KEEPALIVE on accepted sockets, so a peer that vanished without FIN or RST (power loss, a NAT ' +
+        'timeout) is found and closed (reason "error", ETIMEDOUT) even with idle_timeout 0: the kernel probes ' +
+        'after tcp_keepalive_idle of silence, then every 1 s, 10 times (libuv)',
+      default: true,
+    }),
+    tcp_keepalive_idle: duration({
+      description:
+        'silence before the first keepalive probe (TCP_KEEPIDLE, whole seconds); probes are not data, ' +
+        'so they never reset idle_timeout',
+      default: '60s',
+      minimum: 1000,
+      // TCP_KEEPIDLE is at most 32767 s on Linux.
+      maximum: 32_767_000,
+    }),
     buffer_size: size({
       description:
         'per-connection bound on bytes read but not yet written back: when a client does not read, ' +
@@ -78,7 +94,10 @@ export const echoSchema = object({
       minimum: 0,
     }),
     idle_timeout: duration({
-      description: 'close a connection (reason "timeout") after this long with no bytes in either direction; 0 = never',
+      description:
+        'close a connection (reason "timeout") when tcp-echo has neither read from it nor written to it for this ' +
+        'long; 0 = never. As in nginx, bytes already handed to the kernel count when written, not as the client ' +
+        'reads them: a client draining a large echo slowly, without sending, can be closed as idle',
       default: 0,
       maximum: MAX_TIMER_MS,
     }),
@@ -147,7 +166,13 @@ export class EchoComponent implements Component {
     // Each direction's stream buffer gets half of buffer_size, so together they hold buffer_size:
     // a paused readable still fills to its highWaterMark before libuv stops reading (Readable docs).
     const highWaterMark = Math.ceil(config.buffer_size / 2);
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: config.no_delay, highWaterMark });
+    this.server = net.createServer({
+      allowHalfOpen: true,
+      noDelay: config.no_delay,
+      highWaterMark,
+      keepAlive: config.tcp_keepalive,
+      keepAliveInitialDelay: config.tcp_keepalive_idle,
+    });
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
     if (config.max_connections > 0) this.server.maxConnections = config.max_connections;
     this.server.on('connection', this.onConnection);
