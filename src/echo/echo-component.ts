@@ -18,6 +18,7 @@ import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { formatAddress, listen } from './listen.js';
+import { FD_RESERVE, connectionBudget, openDescriptors, openFileLimit } from './fd-budget.js';
 import { EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
@@ -89,7 +90,9 @@ export const echoSchema = object({
     max_connections: integer({
       description:
         'most connections open at once; beyond it new connections are closed at once and counted ' +
-        'with close reason "rejected"; 0 = unlimited',
+        'with close reason "rejected"; 0 = as many as the open-file limit (RLIMIT_NOFILE) allows, less ' +
+        'the descriptors open at start and 64 kept for the monitor, logs and telemetry; a larger value is ' +
+        'lowered to that, with a warning',
       default: 0,
       minimum: 0,
     }),
@@ -145,6 +148,12 @@ export class EchoComponent implements Component {
   private shutdownBeganAt = 0;
   private rejectedUnlogged = 0;
   private lastRejectLog = -Infinity;
+  /** max_connections, or the cap derived from the open-file limit; undefined = unlimited. */
+  private readonly maxConnections: number | undefined;
+  /** True when max_connections was lowered to what the open-file limit allows. */
+  private readonly fdBudgetClamped: boolean;
+  private acceptErrorsUnlogged = 0;
+  private lastAcceptErrorLog = -Infinity;
 
   constructor(config: EchoConfig, context: ComponentContext) {
     this.config = config;
@@ -174,7 +183,12 @@ export class EchoComponent implements Component {
       keepAliveInitialDelay: config.tcp_keepalive_idle,
     });
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
-    if (config.max_connections > 0) this.server.maxConnections = config.max_connections;
+    // Never past the open-file limit: there, libuv refuses connections silently (it accepts and
+    // closes them with a spare descriptor; no error reaches us) and the monitor starves with it.
+    const budget = connectionBudget(openFileLimit(), openDescriptors() ?? 0);
+    this.fdBudgetClamped = config.max_connections > 0 && budget !== undefined && config.max_connections > budget;
+    this.maxConnections = config.max_connections > 0 && !this.fdBudgetClamped ? config.max_connections : budget;
+    if (this.maxConnections !== undefined) this.server.maxConnections = this.maxConnections;
     this.server.on('connection', this.onConnection);
     this.server.on('drop', this.onDrop);
     // Stop accepting as soon as shutdown begins, even before our stop() is reached.
@@ -202,7 +216,14 @@ export class EchoComponent implements Component {
     this.logger.info(`Listening on ${formatAddress(bound.address, bound.port)}`, {
       address: bound.address,
       port: bound.port,
+      max_connections: this.maxConnections ?? 'unlimited',
     });
+    if (this.fdBudgetClamped) {
+      this.logger.warning(
+        `max_connections (${this.config.max_connections}) lowered to ${this.maxConnections ?? 0}: the open-file limit ` +
+          `(${openFileLimit() ?? '?'}) leaves no more after ${FD_RESERVE} kept for the monitor, logs and telemetry; raise it with ulimit -n`,
+      );
+    }
   }
 
   /**
@@ -285,14 +306,24 @@ export class EchoComponent implements Component {
     if (now - this.lastRejectLog < REJECT_LOG_INTERVAL_MS) return;
     this.lastRejectLog = now;
     this.logger.warning(
-      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.config.max_connections}) reached`,
+      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.maxConnections ?? 0}) reached`,
       { peer_address: normalizeAddress(data?.remoteAddress), peer_port: data?.remotePort },
     );
     this.rejectedUnlogged = 0;
   };
 
-  private readonly onServerError = (error: Error): void => {
-    this.logger.error(`accepting a connection failed: ${error.message}`);
+  // A failed accept that libuv reports (EMFILE/ENFILE when its spare descriptor is gone, ENOBUFS,
+  // ...); count every one, log at most one line a second.
+  private readonly onServerError = (error: NodeJS.ErrnoException): void => {
+    this.stats.acceptErrors++;
+    this.acceptErrorsUnlogged++;
+    const now = performance.now();
+    if (now - this.lastAcceptErrorLog < REJECT_LOG_INTERVAL_MS) return;
+    this.lastAcceptErrorLog = now;
+    this.logger.error(`accepting a connection failed ${this.acceptErrorsUnlogged} time(s): ${error.code ?? error.message}`, {
+      error: error.message,
+    });
+    this.acceptErrorsUnlogged = 0;
   };
 }
 

@@ -24,6 +24,8 @@ export class EchoStats {
     shutdown: 0,
     rejected: 0,
   };
+  /** Failed accept() calls (EMFILE, ENFILE, ...): the kernel had a connection that could not be taken. */
+  acceptErrors = 0;
   /** Times a connection's write side filled its bound and reading paused (counted when the pause begins). */
   backpressurePauses = 0;
   /** Bytes read from / written to connections that have closed. */
