@@ -4,10 +4,7 @@
  * runs per data chunk: byte totals are read from the sockets' own counters when asked.
  */
 import type { Socket } from 'node:net';
-
-/** Why a connection ended. A small fixed set: it is a metric label. */
-export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
 
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {
@@ -26,7 +23,11 @@ export class EchoStats {
   };
   /** Failed accept() calls (EMFILE, ENFILE, ...): the kernel had a connection that could not be taken. */
   acceptErrors = 0;
-  /** Times a connection's write side filled its bound and reading paused (counted when the pause begins). */
+  /**
+   * Times reading from a connection paused because its write side was full: bytes waiting for the
+   * kernel (the client is not reading) past the bound. Counted when the pause begins; the end of a
+   * connection is not a pause.
+   */
   backpressurePauses = 0;
   /** Bytes read from / written to connections that have closed. */
   closedBytesRead = 0;

@@ -7,7 +7,7 @@
  * not send. So: a request with an `Origin`, or with `Sec-Fetch-Site` other than `same-origin` or
  * `none`, is refused with 403, and one without `Content-Type: application/json` with 415.
  */
-import { HttpBadRequestError } from '../errors.js';
+import { HttpCrossSiteError, HttpUnsupportedMediaTypeError } from '../errors.js';
 import type { HttpHandler } from './http.js';
 
 /** `Sec-Fetch-Site` values a browser sends for requests not started by another site. */
@@ -18,17 +18,16 @@ export function crossSiteGuard(handler: HttpHandler): HttpHandler {
   return (request) => {
     const { origin, 'sec-fetch-site': fetchSite, 'content-type': contentType } = request.headers;
     if (origin !== undefined) {
-      throw new HttpBadRequestError(`cross-site request refused: tests-control takes no requests with an Origin header (${shorten(origin)})`, 403);
+      throw new HttpCrossSiteError(`cross-site request refused: tests-control takes no requests with an Origin header (${shorten(origin)})`);
     }
     if (typeof fetchSite === 'string' && !SAME_SITE_FETCH.has(fetchSite.trim().toLowerCase())) {
-      throw new HttpBadRequestError(`cross-site request refused: Sec-Fetch-Site is ${shorten(fetchSite)}`, 403);
+      throw new HttpCrossSiteError(`cross-site request refused: Sec-Fetch-Site is ${shorten(fetchSite)}`);
     }
     // The media type before any `;charset=...` parameter, compared case-insensitively (RFC 9110 §8.3.1).
     const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') {
-      throw new HttpBadRequestError(
+      throw new HttpUnsupportedMediaTypeError(
         `Content-Type must be application/json, got ${contentType === undefined ? 'none' : shorten(contentType)}`,
-        415,
       );
     }
     return handler(request);

@@ -48,7 +48,7 @@ export interface StartOptions {
   args?: string[];
   /** A command that runs node, e.g. `['prlimit', '--nofile=256:256']` (default: node itself). */
   prefix?: string[];
-  /** Milliseconds to wait for readiness. */
+  /** Milliseconds to wait for readiness (default 60 s: a start takes ~1 s, far longer on a loaded machine). */
   readyTimeoutMs?: number;
 }
 
@@ -114,7 +114,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     },
   };
   try {
-    await waitReady(service, options.readyTimeoutMs ?? 15_000);
+    await waitReady(service, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     await service.stop('SIGKILL');
     throw new Error(`service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`);
@@ -146,10 +146,10 @@ export function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** True when `GET <base>/ping` answers 200 within a second. */
-export async function pingOk(base: string): Promise<boolean> {
+/** True when `GET <base>/ping` answers 200 within `timeoutMs` (a bound for a hung listener, not a speed test). */
+export async function pingOk(base: string, timeoutMs = 10_000): Promise<boolean> {
   try {
-    const response = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(1000) });
+    const response = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
     await response.arrayBuffer();
     return response.status === 200;
   } catch {

@@ -59,7 +59,7 @@ test('idle_timeout counts what tcp-echo reads and writes: a client trickling byt
     await ping(trickler, Buffer.from('.'));
     await sleep(300);
   }
-  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'timeout' }), 0);
+  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'timeout' }, 'exact'), 0);
 
   // A client that sends 8 MiB and then only reads, 16 KiB every 200 ms: once tcp-echo has handed
   // the whole echo to the kernel it has nothing left to read or write, and closes the connection
@@ -79,7 +79,7 @@ test('idle_timeout counts what tcp-echo reads and writes: a client trickling byt
     if (drainer.readableEnded || closed) clearInterval(reader);
   }, 200);
   t.after(() => clearInterval(reader));
-  const timeouts = await metricUntil(service, 'tcp-echo.sockets.close-reasons', { reason: 'timeout' }, (v) => v >= 1, 120_000);
+  const timeouts = await metricUntil(service, 'tcp-echo.sockets.close-reasons', { reason: 'timeout' }, 'exact', (v) => v >= 1, 120_000);
   t.diagnostic(`closed as idle after the client had read ${received} of ${total} bytes`);
   assert.equal(timeouts, 1, 'the draining client was closed as idle');
   assert.ok(received < total, `closed while the client had read ${received} of ${total} bytes`);

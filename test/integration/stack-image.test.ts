@@ -1,6 +1,6 @@
 /**
  * The Dockerfile, checked without a Docker engine: its instructions are parsed and checked (pinned
- * slim Node base of this machine's major version, non-root user, HEALTHCHECK on /ping, production
+ * slim Node base of the reference Node major CI tests first, non-root user, HEALTHCHECK on /ping, production
  * dependencies only); then the runtime stage is replayed on this machine: the files it COPYs (the
  * build context filtered by .dockerignore, and dist/ as the build stage makes it) go to a temp dir,
  * its `npm ci --omit=dev` runs there, and its ENTRYPOINT + CMD start the service with
@@ -107,13 +107,23 @@ function healthcheckCommand(): string[] {
   return execForm(cmd[1]!, 'HEALTHCHECK CMD');
 }
 
-test('Dockerfile: multi-stage, both stages on one pinned slim Node image of this machine’s major version', () => {
+test('Dockerfile: multi-stage, both stages on one pinned slim Node image of the reference major CI tests', () => {
   assert.equal(stages.length, 2, 'a build stage and a runtime stage');
   assert.equal(stages[0]!.name, 'build');
+  // The image is not tied to the runner's Node (the suite runs on 24 and 22): it runs the
+  // reference major, the first one .ci/run tests, at a release package.json's engines allows.
+  const ciMajors = /^for major in ([\d ]+);/m.exec(readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8'));
+  assert.ok(ciMajors, '.ci/run: `for major in <majors>; do` lists the Node majors CI tests');
+  const reference = ciMajors[1]!.trim().split(/\s+/)[0]!;
+  const lowest = /^>=(\d+)\.(\d+)$/.exec(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).engines.node);
+  assert.ok(lowest, 'package.json engines.node is >=<major>.<minor>');
   for (const stage of stages) {
     const match = /^node:(\d+)\.(\d+)\.(\d+)-(bookworm|bullseye|trixie)-slim$/.exec(stage.from);
     assert.ok(match, `FROM ${stage.from}: pin node:<major>.<minor>.<patch>-<debian>-slim (no floating tags)`);
-    assert.equal(match[1], process.versions.node.split('.')[0], 'the image runs the Node.js major the tests run on');
+    assert.equal(match[1], reference, `the image runs Node ${reference}, the reference major .ci/run tests first`);
+    const [major, minor] = [Number(match[1]), Number(match[2])];
+    const [lowMajor, lowMinor] = [Number(lowest[1]), Number(lowest[2])];
+    assert.ok(major > lowMajor || (major === lowMajor && minor >= lowMinor), `${stage.from} satisfies engines ${lowest[0]}`);
   }
   assert.equal(stages[0]!.from, runtime.from, 'build and runtime stages use the same base');
   // The build stage compiles with dev dependencies; the runtime stage installs production ones only.

@@ -49,10 +49,10 @@ describe('tests-control CSRF guard', () => {
   for (const [label, headers, body, status] of refused) {
     test(`reset_metrics refused: ${label} → ${status}; counters kept`, async () => {
       await echoOnce();
-      const before = await metric(service, 'tcp-echo.sockets.opened');
+      const before = await metric(service, 'tcp-echo.sockets.opened', {}, 'exact');
       assert.ok(before > 0);
       assert.equal(await post('/tests/reset_metrics', headers, body), status);
-      assert.ok((await metric(service, 'tcp-echo.sockets.opened')) >= before, 'the counters were not reset');
+      assert.ok((await metric(service, 'tcp-echo.sockets.opened', {}, 'exact')) >= before, 'the counters were not reset');
     });
   }
 
@@ -69,8 +69,8 @@ describe('tests-control CSRF guard', () => {
     assert.equal(await post('/tests/control', { 'Content-Type': 'Application/JSON', 'Sec-Fetch-Site': 'none' }), 200);
     assert.equal(await post('/tests/control', { 'Content-Type': 'application/json', 'Sec-Fetch-Site': 'same-origin' }), 200);
     await echoOnce();
-    assert.ok((await metric(service, 'tcp-echo.sockets.opened')) > 0);
+    assert.ok((await metric(service, 'tcp-echo.sockets.opened', {}, 'exact')) > 0);
     assert.equal(await post('/tests/reset_metrics', { 'Content-Type': 'application/json' }), 200);
-    assert.equal(await metric(service, 'tcp-echo.sockets.opened'), 0, 'reset');
+    assert.equal(await metric(service, 'tcp-echo.sockets.opened', {}, 'exact'), 0, 'reset');
   });
 });

@@ -24,7 +24,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { RandomIdGenerator, type IdGenerator, type Sampler } from '@opentelemetry/sdk-trace-base';
+import { RandomIdGenerator, type IdGenerator, type Sampler } from '@opentelemetry/sdk-trace';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../log/logger.js';
 import type {

@@ -9,19 +9,24 @@
  * request of the echo, i.e. JavaScript per chunk. Our spans get their parents explicitly, so
  * nothing here needs an active context.
  *
- * Explicit providers rather than NodeSDK, because NodeSDK:
+ * Explicit providers rather than NodeSDK (`@opentelemetry/sdk-node` is not a dependency), because
+ * NodeSDK:
+ * - registers an AsyncLocalStorage context manager on start (the async-hook cost above) unless
+ *   handed a no-op one, and depends on `@opentelemetry/context-async-hooks` for it;
  * - switches on OTLP *logs* and *metrics* exporters by default (unless OTEL_LOGS_EXPORTER /
  *   OTEL_METRICS_EXPORTER=none), which would export to a collector nobody configured and register
  *   a second global MeterProvider beside statistics-storage's;
  * - points OTEL_LOG_LEVEL's diagnostics at the console (stdout), where ours go to our log;
- * - loads every exporter package (gRPC, proto, Zipkin) at import: ~130 ms more start-up;
- * - gives no place to count queue-full and failed-export drops.
- * Every OTEL_* variable the issue lists still works: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES
- * (env resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
- * OTEL_TRACES_SAMPLER(_ARG) (read by `samplerFromEnv` when the config has no sampler-ratio),
- * OTEL_BSP_* (resolved in settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
+ * - depends on, and loads at import, every exporter (gRPC with protobufjs, logs, Zipkin): the
+ *   production install goes from ~14 packages to ~70 and start-up takes ~130 ms more;
+ * - wraps exporters in its own processors: no place for our bounded queue that counts queue-full
+ *   and failed-export drops, nor for our sampler decided at accept and our preset id generator.
+ * What tcp-echo implements itself instead: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (env
+ * resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
+ * OTEL_TRACES_SAMPLER(_ARG) (read once by settings.ts, over the config's sampler-ratio), OTEL_BSP_*
+ * (settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
  */
-import { diag, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
@@ -33,19 +38,11 @@ import {
   resourceFromAttributes,
   type Resource,
 } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../log/logger.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
+import { buildSampler } from './sampler.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
 import { SpanLogProcessor } from './span-log-processor.js';
 import type { TracingSettings } from './settings.js';
@@ -69,7 +66,7 @@ export class TracingPipeline {
   readonly connections: OtelConnectionTracer;
   readonly tracer: Tracer;
   readonly resource: Resource;
-  private readonly provider: BasicTracerProvider;
+  private readonly provider: TracerProvider;
   private registered = false;
   private shutdownPromise: Promise<ShutdownResult> | undefined;
 
@@ -82,11 +79,11 @@ export class TracingPipeline {
     const processors: SpanProcessor[] = [];
     if (settings.otlp.kind !== 'none') processors.push(this.otlpProcessor());
     if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
-    // Built here (not left to BasicTracerProvider) because the connection tracer decides sampling
+    // Built here (not left to TracerProvider) because the connection tracer decides sampling
     // at accept with the very same sampler the SDK uses when the spans are built at close.
-    const sampler = settings.samplerRatio === undefined ? samplerFromEnv(process.env) : samplerFor(settings.samplerRatio);
+    const sampler = buildSampler(settings.sampler);
     const ids = new PresetIdGenerator();
-    this.provider = new BasicTracerProvider({
+    this.provider = new TracerProvider({
       resource: this.resource,
       spanProcessors: processors,
       sampler,
@@ -105,7 +102,8 @@ export class TracingPipeline {
       }),
       this.counters,
     );
-    const batch = new BatchSpanProcessor(exporter, {
+    const batch = new BatchSpanProcessor({
+      exporter,
       maxQueueSize: this.settings.maxQueueSize,
       maxExportBatchSize: this.settings.maxExportBatchSize,
       scheduledDelayMillis: this.settings.scheduleDelayMs,
@@ -182,47 +180,6 @@ function buildResource(serviceName: string): Resource {
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }))
     .merge(detectResources({ detectors: [processDetector, hostDetector] }))
     .merge(detectResources({ detectors: [envDetector] }));
-}
-
-function samplerFor(ratio: number): Sampler {
-  // Parent-based like the SDK default, so a future propagated parent's decision is honoured.
-  return new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) });
-}
-
-/**
- * The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name, by the specification's rules
- * (as the SDK's own env reading does): unset means `parentbased_always_on`; a ratio that is
- * missing, not a number or outside [0, 1] means 1; an unknown name is reported through diag and
- * means `parentbased_always_on`.
- */
-export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
-  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
-  const ratio = (): number => {
-    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-    const value = arg === undefined || arg === '' ? NaN : Number(arg);
-    if (Number.isNaN(value) || value < 0 || value > 1) {
-      if (arg !== undefined && arg !== '') diag.error(`OTEL_TRACES_SAMPLER_ARG=${arg} is not a ratio in [0, 1]; using 1`);
-      return 1;
-    }
-    return value;
-  };
-  switch (name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'traceidratio':
-      return new TraceIdRatioBasedSampler(ratio());
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio()) });
-    default:
-      diag.error(`OTEL_TRACES_SAMPLER value "${name}" invalid, defaulting to "parentbased_always_on".`);
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
 }
 
 /** Resolves with the promise's value, or `undefined` after `ms` (the timer never holds the process). */

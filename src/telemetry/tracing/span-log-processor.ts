@@ -6,7 +6,7 @@
  * `parent_id`. So a user sees spans without running any collector.
  */
 import { SpanStatusCode, TraceFlags, type AttributeValue } from '@opentelemetry/api';
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { LogFields, Logger } from '../../log/logger.js';
 import type { SpanCounters } from './span-counters.js';
 

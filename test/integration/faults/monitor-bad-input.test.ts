@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { connect, percentile, pingPong, waitFor, type PingPongResult } from '../../helpers/faults-clients.js';
-import { looksLikeStackTrace } from '../../helpers/faults-monitor.js';
+import { connect, percentile, pingPong, waitFor, type PingPongResult } from '../../helpers/echo-client.js';
+import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
 import { rawHttp, type RawResponse } from '../../helpers/raw-http.js';
 import { startService, type RunningService } from '../../helpers/service.js';
 
@@ -61,13 +61,13 @@ function assertRejected(what: string, r: RawResponse): void {
 async function assertMonitorAlive(what: string): Promise<void> {
   const ok = await waitFor(async () => {
     try {
-      const response = await fetch(`${service.monitorUrl}/ping`, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(`${service.monitorUrl}/ping`, { signal: AbortSignal.timeout(10_000) });
       await response.arrayBuffer();
       return response.status === 200;
     } catch {
       return false;
     }
-  }, 5000, 100);
+  }, 30_000, 100);
   assert.ok(ok, `after ${what}: /ping no longer answers 200`);
 }
 
@@ -84,6 +84,8 @@ describe('monitor listener under bad input', () => {
     'negative content-length': `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: -1${CRLF}${CRLF}`,
     'two content-lengths': `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 2${CRLF}Content-Length: 3${CRLF}${CRLF}{}`,
     'bad chunk size': `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Transfer-Encoding: chunked${CRLF}${CRLF}zz${CRLF}{}${CRLF}0${CRLF}${CRLF}`,
+    'content-length and chunked (smuggling shape)': `GET /ping HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 1${CRLF}Transfer-Encoding: chunked${CRLF}${CRLF}0${CRLF}${CRLF}`,
+    'declared body far over max_body_size': `POST /tests/reset_metrics HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 999999999${CRLF}${CRLF}`,
     'unknown method': `BREW /service/monitor HTTP/1.1${CRLF}Host: x${CRLF}${CRLF}`,
     'CONNECT': `CONNECT 127.0.0.1:1 HTTP/1.1${CRLF}Host: 127.0.0.1:1${CRLF}${CRLF}`,
   };
@@ -193,9 +195,12 @@ describe('monitor listener under bad input', () => {
   test('slow headers (slowloris) are cut off by the headers timeout', async () => {
     // One header byte every 300 ms, forever (bounded to 30 parts): the server must give up.
     const parts = [`GET /ping HTTP/1.1${CRLF}Host: x${CRLF}`, ...Array.from({ length: 30 }, () => 'X')];
-    const bound = HEADERS_TIMEOUT_MS + 3000;
+    // Cut off by the server while the client is still sending (its last part goes out after 9 s,
+    // far past the 2 s timeout): a bound on what the timeout does, with room for a loaded machine.
+    const gapMs = 300;
+    const bound = (parts.length - 1) * gapMs;
     const clients = await Promise.all(
-      Array.from({ length: 20 }, () => rawHttp(service.monitorPort, parts, { gapMs: 300, timeoutMs: bound + 5000 })),
+      Array.from({ length: 20 }, () => rawHttp(service.monitorPort, parts, { gapMs, timeoutMs: bound + 5000, untilClose: true })),
     );
     for (const r of clients) {
       assertRejected('slowloris', r);
@@ -206,9 +211,10 @@ describe('monitor listener under bad input', () => {
       `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 1000${CRLF}${CRLF}`,
       ...Array.from({ length: 40 }, () => ' '),
     ];
-    const body = await rawHttp(service.monitorPort, slowBody, { gapMs: 300, timeoutMs: REQUEST_TIMEOUT_MS + 10_000 });
+    const bodyBound = (slowBody.length - 1) * gapMs;
+    const body = await rawHttp(service.monitorPort, slowBody, { gapMs, timeoutMs: bodyBound + 10_000, untilClose: true });
     assertRejected('slow body', body);
-    assert.ok(body.closedByServer && body.elapsedMs <= REQUEST_TIMEOUT_MS + 3000, `slow body held for ${body.elapsedMs} ms`);
+    assert.ok(body.closedByServer && body.elapsedMs <= bodyBound, `slow body held for ${body.elapsedMs} ms (bound ${bodyBound}, request timeout ${REQUEST_TIMEOUT_MS})`);
     await assertMonitorAlive('slowloris');
   });
 
@@ -218,7 +224,7 @@ describe('monitor listener under bad input', () => {
     try {
       for (let i = 0; i < 1000; i++) {
         try {
-          const socket = await connect(service.monitorPort, { timeoutMs: 2000 });
+          const socket = await connect(service.monitorPort, { timeoutMs: 2000, allowHalfOpen: false });
           socket.on('error', () => {});
           socket.on('close', () => closedByServer++);
           socket.resume(); // see the server's FIN
@@ -229,7 +235,7 @@ describe('monitor listener under bad input', () => {
       }
       // The listener caps concurrent connections (server.listener.max_connections, default 128):
       // the rest are closed at once.
-      await waitFor(() => idle.length - closedByServer <= MONITOR_MAX_CONNECTIONS, 3000, 50);
+      await waitFor(() => idle.length - closedByServer <= MONITOR_MAX_CONNECTIONS, 30_000, 50);
       const open = idle.length - closedByServer;
       assert.ok(open <= MONITOR_MAX_CONNECTIONS, `${open} of ${idle.length} idle monitor connections stay open`);
     } finally {
