@@ -1,16 +1,18 @@
 /**
  * TCP keepalive on the echo listener and what idle_timeout counts (issue 15, items 4–5), against
  * the real built service: accepted sockets carry SO_KEEPALIVE with the configured idle time (seen
- * in the kernel's own view, `ss -tno`), none with `tcp_keepalive: false`; idle_timeout counts
- * tcp-echo's reads and writes, as its description says.
+ * in the kernel's own view, `ss -tno`), none with `tcp_keepalive: false`; a peer that vanishes
+ * (loopback taken down in a private network namespace) is closed by the keepalive alone;
+ * idle_timeout counts tcp-echo's reads and writes, as its description says.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import type net from 'node:net';
 import { test } from 'node:test';
 import { connect, ping, sleep } from '../helpers/echo-client.js';
 import { metric, metricUntil } from '../helpers/monitor-client.js';
-import { startService } from '../helpers/service.js';
+import { ROOT, startService } from '../helpers/service.js';
 
 const echoOption = (options: Record<string, unknown>) => (c: Record<string, Record<string, unknown>>) =>
   void Object.assign(c['tcp-echo']!, options);
@@ -46,6 +48,23 @@ test('tcp_keepalive: false leaves accepted sockets without a keepalive timer', a
   t.after(() => socket.destroy());
   await ping(socket, Buffer.from('hello'));
   assert.deepEqual(serverSideTimers(service.echoPort), ['no timer']);
+});
+
+test('a vanished peer (no FIN, no RST) is closed by keepalive with idle_timeout 0', { timeout: 120_000 }, (t) => {
+  // A private user and network namespace: taking its loopback down drops every packet silently.
+  const script = path.join(ROOT, 'test', 'helpers', 'vanished-peer.ts');
+  const out = execFileSync('unshare', ['-rn', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" --import tsx "${script}"`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 110_000,
+  });
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { closedAfterMs: number; reasons: Record<string, number>; line: string };
+  t.diagnostic(`closed ${result.closedAfterMs} ms after the link went down`);
+  assert.equal(result.reasons.error, 1, JSON.stringify(result));
+  assert.equal(result.reasons.timeout, 0, 'not idle_timeout (it is 0)');
+  assert.match(result.line, /reason=error.*error=ETIMEDOUT/);
+  // 1 s idle, then 10 probes 1 s apart (libuv): well under a minute, never the kernel's 2 h default.
+  assert.ok(result.closedAfterMs < 60_000, `${result.closedAfterMs} ms`);
 });
 
 test('idle_timeout counts what tcp-echo reads and writes: a client trickling bytes stays, one that only drains the kernel is idle', async (t) => {
