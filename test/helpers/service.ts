@@ -48,6 +48,8 @@ export interface StartOptions {
   args?: string[];
   /** A command that runs node, e.g. `['prlimit', '--nofile=256:256']` (default: node itself). */
   prefix?: string[];
+  /** Start the service in its own process group (to signal the group, as a terminal hangup does). */
+  detached?: boolean;
   /** Milliseconds to wait for readiness (default 60 s: a start takes ~1 s, far longer on a loaded machine). */
   readyTimeoutMs?: number;
 }
@@ -85,6 +87,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   const child = spawn(command!, [...prefixArgs, MAIN, '-c', configFile, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, OTEL_SDK_DISABLED: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let stderr = '';
   let stdout = '';

@@ -64,6 +64,54 @@ describe('SIGHUP (item 10)', () => {
   });
 });
 
+describe('SIGHUP in cluster mode (item 10)', () => {
+  it('a SIGHUP to the whole process group (a terminal hangup) leaves the primary and both workers running', async (t) => {
+    const service = await startService({
+      components: (c) => void (c['tcp-echo']!.workers = 2),
+      // Its own process group, so the test can signal the group as a terminal would.
+      detached: true,
+    });
+    t.after(() => service.stop());
+    await metricUntil(service, 'tcp-echo.workers.alive', {}, 'exact', (v) => v === 2, 30_000);
+    process.kill(-service.pid, 'SIGHUP');
+    await waitFor('the primary to log the SIGHUP', () => /SIGHUP received/.test(service.stderr()));
+    await sleep(500);
+    assert.equal(await metricUntil(service, 'tcp-echo.workers.alive', {}, 'exact', (v) => v === 2, 10_000), 2);
+    assert.equal(await metric(service, 'tcp-echo.workers.restarts', {}, 'exact'), 0, 'no worker died and was restarted');
+    await echoOnce(service.echoPort, Buffer.from('after SIGHUP'));
+    assert.equal(await service.stop(), 0, service.stderr());
+  });
+
+  it('a SIGHUP to the primary alone makes the workers reopen their log files too', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-echo-sighup-cluster-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'tcp-echo.log');
+    const service = await startService({
+      components: (c) => {
+        c.logging = { loggers: { default: { file_path: file, format: 'json' } } };
+        c['tcp-echo']!.workers = 2;
+      },
+    });
+    t.after(() => service.stop());
+    await metricUntil(service, 'tcp-echo.workers.alive', {}, 'exact', (v) => v === 2, 30_000);
+    fs.renameSync(file, `${file}.1`);
+    process.kill(service.pid, 'SIGHUP');
+    await waitFor('the reopened file', () => fs.existsSync(file));
+    // Connections land on the workers; their "Closing socket" lines must reach the new file.
+    const workerLine = () =>
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .some((l) => l.includes('"Closing socket"') && l.includes('"worker"'));
+    for (let i = 0; i < 40 && !workerLine(); i++) {
+      await echoOnce(service.echoPort, Buffer.from(`after SIGHUP ${i}`));
+      await sleep(100);
+    }
+    assert.ok(workerLine(), 'a worker wrote to the reopened file');
+    assert.equal(await service.stop(), 0, service.stderr());
+  });
+});
+
 describe('a full disk (item 11)', () => {
   it('lines lost to /dev/full are counted in logger.lines.dropped; the stderr note is not repeated per line', async (t) => {
     const service = await startService({
