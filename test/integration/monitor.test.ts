@@ -129,12 +129,12 @@ test('tests-control: control answers {}, unknown actions 404 JSON, bad JSON 400'
   const control = await get('/tests/control', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(control.status, 200);
   assert.deepEqual(await control.json(), {});
-  const unknown = await get('/tests/launch', { method: 'POST', body: '{}' });
+  const unknown = await get('/tests/launch', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(unknown.status, 404);
   const error = (await unknown.json()) as { code: string; message: string };
   assert.equal(error.code, 'ECHO_ERR_HTTP_NOT_FOUND');
   assert.match(error.message, /^unknown tests-control action 'launch': expected one of control, get_dynamic_config_defaults, reset_metrics, /);
-  const badBody = await get('/tests/control', { method: 'POST', body: '{oops' });
+  const badBody = await get('/tests/control', { method: 'POST', body: '{oops', headers: { 'content-type': 'application/json' } });
   assert.equal(badBody.status, 400);
 });
 
@@ -147,7 +147,7 @@ test('reset_metrics: JSON counters restart from zero, gauges do not, Prometheus 
   };
   const openedBefore = await promValue('tcp_echo_sockets_opened_total');
   assert.ok(openedBefore >= 1);
-  const response = await get('/tests/reset_metrics', { method: 'POST', body: '{}' });
+  const response = await get('/tests/reset_metrics', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.deepEqual([response.status, await response.json()], [200, {}]);
 
   const zero = await json('/service/monitor?prefix=tcp-echo.');

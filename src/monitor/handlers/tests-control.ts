@@ -15,6 +15,9 @@
  * | `run_periodic_task`, `task_run`, `task_spawn`, `task_stop` | 404: tcp-echo has no such task |
  *
  * As in userver, `control` (or an empty action) may name the action in its body (`"action"`).
+ * Every action that changes state takes `Content-Type: application/json` and refuses browser
+ * cross-site requests (cross-site-guard.ts); `tasks_list`, which changes and reveals nothing, is
+ * answered as pytest_userver sends it: an empty POST without a Content-Type.
  * Turn the component off in production with `load-enabled: false`.
  */
 import { defineComponent, type Component } from '../../components/component.js';
@@ -26,6 +29,7 @@ import { getLogger, LOG_LEVELS, type LogLevel } from '../../log/index.js';
 import type { LoggingControl } from '../../log/logging-component.js';
 import { checkPortability } from '../../telemetry/metrics/portability.js';
 import type { StatisticsStorage } from '../../telemetry/statistics-storage.js';
+import { crossSiteGuard } from '../cross-site-guard.js';
 import { parseJsonObjectBody } from '../request.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import { jsonResponse, type HttpHandler, type HttpResponse } from '../http.js';
@@ -130,6 +134,12 @@ const ACTIONS: Readonly<Record<string, Action>> = {
   },
 };
 
+/**
+ * Actions that change nothing and reveal nothing, answered without the cross-site guard:
+ * pytest_userver posts `tasks_list` with an empty body and no Content-Type.
+ */
+const UNGUARDED_ACTIONS: ReadonlySet<string> = new Set(['tasks_list']);
+
 /** The actions `tests-control` knows. */
 export const TESTS_CONTROL_ACTIONS: readonly string[] = Object.keys(ACTIONS);
 
@@ -207,16 +217,14 @@ export const testsControlComponent = defineComponent({
     },
   ),
   create: (config, context) => {
-    mountHandler(
-      context,
-      NAME,
-      config,
-      testsControlHandler({
-        storage: context.findOptional<StatisticsStorage>('statistics-storage'),
-        logging: context.findOptional<LoggingControl & Component>('logging'),
-        dynamicConfig: context.findOptional<DynamicConfig>('dynamic-config'),
-      }),
-    );
+    const handler = testsControlHandler({
+      storage: context.findOptional<StatisticsStorage>('statistics-storage'),
+      logging: context.findOptional<LoggingControl & Component>('logging'),
+      dynamicConfig: context.findOptional<DynamicConfig>('dynamic-config'),
+    });
+    // Every action that changes state: the guard refuses what a browser on another site could send.
+    const guarded = crossSiteGuard(handler);
+    mountHandler(context, NAME, config, (request) => (UNGUARDED_ACTIONS.has(request.pathParams.action ?? '') ? handler(request) : guarded(request)));
     return { start() {}, stop() {} };
   },
 });
