@@ -9,6 +9,9 @@ import { CLOSE_REASONS, type CloseReason, type ConnectionTrace } from '../teleme
 /** The ids of a sampled connection's `sock` span (both absent when it is not sampled). */
 export type SpanIds = Pick<ConnectionTrace, 'traceId' | 'spanId'>;
 
+/** The reasons every echo reports (as zero until they happen). */
+export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);
+
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {
   /** Connections accepted (rejected ones included). */
@@ -23,7 +26,13 @@ export class EchoStats {
     error: 0,
     shutdown: 0,
     rejected: 0,
+    'proxy-missing': 0,
+    'proxy-malformed': 0,
+    'proxy-oversized': 0,
+    'proxy-timeout': 0,
   };
+  /** The reasons the metrics show: the base ones, plus the PROXY protocol's when it is on. */
+  reportedCloseReasons: readonly CloseReason[] = BASE_CLOSE_REASONS;
   /**
    * Times reading from a connection paused because its write side was full: bytes waiting for the
    * kernel (the client is not reading) past the bound. Counted when the pause begins; the end of a

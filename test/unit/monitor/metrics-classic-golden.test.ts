@@ -23,7 +23,8 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_sockets_active Connections open now.',
   '# TYPE tcp_echo_sockets_active gauge',
   'tcp_echo_sockets_active 0',
-  '# HELP tcp_echo_sockets_close_reasons_total Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected.',
+  // The one line changed since the capture, on purpose: the PROXY protocol's reasons (i17) in the description.
+  '# HELP tcp_echo_sockets_close_reasons_total Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected, and with the PROXY protocol on proxy-missing, proxy-malformed, proxy-oversized, proxy-timeout.',
   '# TYPE tcp_echo_sockets_close_reasons_total counter',
   'tcp_echo_sockets_close_reasons_total{reason="eof"} 3',
   'tcp_echo_sockets_close_reasons_total{reason="reset"} 1',
@@ -71,6 +72,7 @@ const GOLDEN_ECHO_FAMILIES = [
   '',
 ].join('\n');
 
+// Changed since the capture by their owners, on purpose: the event-loop delay descriptions (i10).
 const GOLDEN_RUNTIME_METADATA = [
   '# HELP target_info Target metadata',
   '# TYPE target_info gauge',
@@ -85,10 +87,10 @@ const GOLDEN_RUNTIME_METADATA = [
   '# HELP process_uptime_seconds Seconds since the process started.',
   '# UNIT process_uptime_seconds s',
   '# TYPE process_uptime_seconds gauge',
-  '# HELP engine_event_loop_delay_p50_seconds Event-loop delay, median over the last collection window, in seconds.',
+  '# HELP engine_event_loop_delay_p50_seconds Event-loop delay (lateness of a 10 ms timer; 0 when idle), median over the last collection window, in seconds.',
   '# UNIT engine_event_loop_delay_p50_seconds s',
   '# TYPE engine_event_loop_delay_p50_seconds gauge',
-  '# HELP engine_event_loop_delay_p99_seconds Event-loop delay, 99th percentile over the last collection window, in seconds.',
+  '# HELP engine_event_loop_delay_p99_seconds Event-loop delay (lateness of a 10 ms timer; 0 when idle), 99th percentile over the last collection window, in seconds.',
   '# UNIT engine_event_loop_delay_p99_seconds s',
   '# TYPE engine_event_loop_delay_p99_seconds gauge',
   '# HELP engine_event_loop_utilization Share of time the event loop was busy over the last collection window (0..1).',
