@@ -56,7 +56,12 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
   const buffered = meter.createObservableUpDownCounter('tcp-echo.backpressure.buffered-bytes', {
     description: 'Bytes read but not yet written back, over all open connections.',
   });
-  const observables = [opened, closed, active, closeReasons, bytesRead, bytesWritten, pauses, buffered];
+  const acceptErrors = meter.createObservableCounter('tcp-echo.accept.errors', {
+    description:
+      'Failed accepts reported by the listener (EMFILE/ENFILE, ENOBUFS). max_connections stays below the ' +
+      'open-file limit, so connections refused for lack of descriptors show up as close reason rejected instead.',
+  });
+  const observables = [opened, closed, active, closeReasons, bytesRead, bytesWritten, pauses, buffered, acceptErrors];
 
   const callback: BatchObservableCallback = (result) => {
     result.observe(opened, stats.opened);
@@ -69,6 +74,7 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
     result.observe(bytesWritten, stats.bytesWritten());
     result.observe(pauses, stats.backpressurePauses);
     result.observe(buffered, stats.bufferedBytes());
+    result.observe(acceptErrors, stats.acceptErrors);
   };
   meter.addBatchObservableCallback(callback, observables);
 

@@ -31,6 +31,8 @@ export class EchoStats {
     'proxy-oversized': 0,
     'proxy-timeout': 0,
   };
+  /** Failed accept() calls (EMFILE, ENFILE, ...): the kernel had a connection that could not be taken. */
+  acceptErrors = 0;
   /** The reasons the metrics show: the base ones, plus the PROXY protocol's when it is on. */
   reportedCloseReasons: readonly CloseReason[] = BASE_CLOSE_REASONS;
   /**

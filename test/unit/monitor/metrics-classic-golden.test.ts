@@ -23,7 +23,7 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_sockets_active Connections open now.',
   '# TYPE tcp_echo_sockets_active gauge',
   'tcp_echo_sockets_active 0',
-  // The one line changed since the capture, on purpose: the PROXY protocol's reasons (i17) in the description.
+  // Changed since the capture by its owner, on purpose: the PROXY protocol's reasons (i17) in the description.
   '# HELP tcp_echo_sockets_close_reasons_total Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected, and with the PROXY protocol on proxy-missing, proxy-malformed, proxy-oversized, proxy-timeout.',
   '# TYPE tcp_echo_sockets_close_reasons_total counter',
   'tcp_echo_sockets_close_reasons_total{reason="eof"} 3',
@@ -44,6 +44,10 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_backpressure_buffered_bytes Bytes read but not yet written back, over all open connections.',
   '# TYPE tcp_echo_backpressure_buffered_bytes gauge',
   'tcp_echo_backpressure_buffered_bytes 0',
+  // Added since the capture by its owner (i15): the accept-errors counter.
+  '# HELP tcp_echo_accept_errors_total Failed accepts reported by the listener (EMFILE/ENFILE, ENOBUFS). max_connections stays below the open-file limit, so connections refused for lack of descriptors show up as close reason rejected instead.',
+  '# TYPE tcp_echo_accept_errors_total counter',
+  'tcp_echo_accept_errors_total 0',
   '# HELP tcp_echo_connection_duration_seconds Connection lifetime, from accept to close, in seconds.',
   '# UNIT tcp_echo_connection_duration_seconds s',
   '# TYPE tcp_echo_connection_duration_seconds histogram',
