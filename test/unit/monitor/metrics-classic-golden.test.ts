@@ -1,7 +1,8 @@
 /**
  * `/metrics` for everyone who does not ask for OpenMetrics is today's Prometheus text 0.0.4, byte
  * for byte. The golden text below was captured from this very setup before OpenMetrics and
- * exemplars existed (commit "Golden test of the classic /metrics body"); it covers every
+ * exemplars existed (commit "Golden test of the classic /metrics body"), plus what later changes
+ * added on purpose (the accept-errors family, the PROXY reasons and the event-loop delay's meaning in help texts); it covers every
  * `tcp-echo.*` family, whose values the test fixes. The runtime families (CPU, memory, event loop)
  * have values no test can fix, so for them only the metadata lines are compared.
  */
@@ -23,7 +24,6 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_sockets_active Connections open now.',
   '# TYPE tcp_echo_sockets_active gauge',
   'tcp_echo_sockets_active 0',
-  // Changed since the capture by its owner, on purpose: the PROXY protocol's reasons (i17) in the description.
   '# HELP tcp_echo_sockets_close_reasons_total Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected, and with the PROXY protocol on proxy-missing, proxy-malformed, proxy-oversized, proxy-timeout.',
   '# TYPE tcp_echo_sockets_close_reasons_total counter',
   'tcp_echo_sockets_close_reasons_total{reason="eof"} 3',
@@ -44,7 +44,6 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_backpressure_buffered_bytes Bytes read but not yet written back, over all open connections.',
   '# TYPE tcp_echo_backpressure_buffered_bytes gauge',
   'tcp_echo_backpressure_buffered_bytes 0',
-  // Added since the capture by its owner (i15): the accept-errors counter.
   '# HELP tcp_echo_accept_errors_total Failed accepts reported by the listener (EMFILE/ENFILE, ENOBUFS). max_connections stays below the open-file limit, so connections refused for lack of descriptors show up as close reason rejected instead.',
   '# TYPE tcp_echo_accept_errors_total counter',
   'tcp_echo_accept_errors_total 0',
@@ -76,7 +75,6 @@ const GOLDEN_ECHO_FAMILIES = [
   '',
 ].join('\n');
 
-// Changed since the capture by their owners, on purpose: the event-loop delay descriptions (i10).
 const GOLDEN_RUNTIME_METADATA = [
   '# HELP target_info Target metadata',
   '# TYPE target_info gauge',
