@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: a real Prometheus and promtool (metrics and dashboard tests) and
-# docker-compose (to validate docker-compose.yml; no engine is needed for `config -q`).
+# docker-compose (to validate docker-compose.yml; no engine is needed for `config -q`), and a C
+# compiler for the benchmark's native load generator (test/integration/bench-native-generator.test.ts).
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

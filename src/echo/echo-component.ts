@@ -12,12 +12,14 @@ import { errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import type { LogFields, Logger } from '../log/logger.js';
 import { formatAddress, listen } from '../net/listen.js';
-import { NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
+import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { registerEchoInstruments } from './echo-instruments.js';
+import { ProxyHeaderReader, proxyProtocolSchema, type RefusedReason } from './proxy-header-reader.js';
+import type { ProxyHeader } from './proxy-protocol.js';
 import { EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
@@ -98,6 +100,7 @@ export const echoProperties = {
         maximum: MAX_TIMER_MS,
       }),
     ),
+    proxy_protocol: proxyProtocolSchema,
     task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js accepts on its one event loop' }),
     ),
@@ -135,6 +138,10 @@ export class EchoComponent implements Component {
   private shutdownBeganAt = 0;
   private rejectedUnlogged = 0;
   private lastRejectLog = -Infinity;
+  /** Reads PROXY protocol headers before the echo; undefined when `proxy_protocol` is off. */
+  private readonly proxyHeaders: ProxyHeaderReader | undefined;
+  private refusedUnlogged = 0;
+  private lastRefuseLog = -Infinity;
 
   /** `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`). */
   constructor(config: EchoConfig, context: ComponentContext, logFields?: LogFields) {
@@ -158,7 +165,16 @@ export class EchoComponent implements Component {
     this.server = net.createServer({ allowHalfOpen: true, noDelay: config.no_delay, highWaterMark });
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
     if (config.max_connections > 0) this.server.maxConnections = config.max_connections;
-    this.server.on('connection', this.onConnection);
+    if (config.proxy_protocol.enabled) {
+      this.stats.reportedCloseReasons = CLOSE_REASONS;
+      this.proxyHeaders = new ProxyHeaderReader(
+        { headerTimeoutMs: config.proxy_protocol.header_timeout, maxHeaderBytes: config.proxy_protocol.max_header_size },
+        { onHeader: this.onProxyHeader, onRefused: this.onProxyRefused },
+      );
+      this.server.on('connection', this.onProxiedConnection);
+    } else {
+      this.server.on('connection', this.onConnection);
+    }
     this.server.on('drop', this.onDrop);
     // Stop accepting as soon as shutdown begins, even before our stop() is reached.
     context.lifecycle.onStopping(() => this.stopAccepting());
@@ -213,12 +229,13 @@ export class EchoComponent implements Component {
       ]);
       clearTimeout(timer);
     }
+    // Sockets still sending their PROXY header never reached the echo: nothing of theirs to flush.
+    this.proxyHeaders?.closeAll();
     if (this.connections.size > 0) {
       this.logger.info(`Closing ${this.connections.size} open connection(s) for shutdown`);
       for (const connection of this.connections) connection.shutdown(SHUTDOWN_FLUSH_MS);
       await this.allClosed();
     }
-    if (this.boundPort !== undefined) this.logger.info('Echo listener stopped');
   }
 
   /** Closes the listening socket (once). Open connections are untouched. */
@@ -228,7 +245,10 @@ export class EchoComponent implements Component {
     this.shutdownBeganAt = performance.now();
     // The listening handle closes now; close()'s callback would also wait for every connection,
     // which drain() tracks itself, so none is passed.
-    if (this.server.listening) this.server.close();
+    if (this.server.listening) {
+      this.server.close();
+      this.logger.info('Echo listener stopped', { open_connections: this.connections.size });
+    }
   }
 
   private allClosed(): Promise<void> {
@@ -247,6 +267,54 @@ export class EchoComponent implements Component {
       socket.destroy();
       this.logger.error(`could not set up an accepted connection: ${errorMessage(error)}`);
     }
+  };
+
+  // With proxy_protocol on, the header comes first; the echo starts in onProxyHeader.
+  private readonly onProxiedConnection = (socket: net.Socket): void => {
+    (this.proxyHeaders as ProxyHeaderReader).begin(socket);
+  };
+
+  private readonly onProxyHeader = (socket: net.Socket, header: ProxyHeader): void => {
+    try {
+      const info = connectionInfo(socket, ++this.accepted);
+      const client = header.source;
+      if (client === undefined) {
+        // LOCAL (the balancer's own check) or UNKNOWN: the socket's addresses are the truth.
+        this.connections.add(new EchoConnection(socket, info, this.connectionDeps));
+        return;
+      }
+      const clientAddress = normalizeAddress(client.address);
+      // Built only behind a balancer: every line of this connection names its client.
+      const deps: ConnectionDeps = {
+        ...this.connectionDeps,
+        logger: this.logger.child({ client_address: clientAddress, client_port: client.port }),
+      };
+      this.connections.add(new EchoConnection(socket, { ...info, clientAddress, clientPort: client.port }, deps));
+    } catch (error) {
+      socket.on('error', () => {});
+      socket.destroy();
+      this.logger.error(`could not set up an accepted connection: ${String(error)}`);
+    }
+  };
+
+  // Counted like a rejected socket: opened and closed at once, under its own reason.
+  private readonly onProxyRefused = (socket: net.Socket, reason: RefusedReason, detail: string): void => {
+    const stats = this.stats;
+    stats.opened++;
+    stats.closeReasons[reason]++;
+    stats.closed++;
+    // Only what points at a misconfigured balancer or a hostile client is worth a line.
+    if (reason === 'eof' || reason === 'reset' || reason === 'shutdown') return;
+    this.refusedUnlogged++;
+    const now = performance.now();
+    if (now - this.lastRefuseLog < REJECT_LOG_INTERVAL_MS) return;
+    this.lastRefuseLog = now;
+    this.logger.warning(`Closed ${this.refusedUnlogged} connection(s) without a valid PROXY protocol header; last: ${detail}`, {
+      reason,
+      peer_address: normalizeAddress(socket.remoteAddress),
+      peer_port: socket.remotePort,
+    });
+    this.refusedUnlogged = 0;
   };
 
   private readonly onConnectionClosed = (connection: EchoConnection): void => {

@@ -34,7 +34,9 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => v
     description: 'Connections open now.',
   });
   const closeReasons = meter.createObservableCounter('tcp-echo.sockets.close-reasons', {
-    description: 'Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected.',
+    description:
+      'Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected, and with the PROXY ' +
+      'protocol on proxy-missing, proxy-malformed, proxy-oversized, proxy-timeout.',
   });
   const bytesRead = meter.createObservableCounter('tcp-echo.bytes.read', {
     description: 'Bytes read from clients.',
@@ -54,7 +56,7 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => v
     result.observe(opened, stats.opened);
     result.observe(closed, stats.closed);
     result.observe(active, stats.active);
-    for (const reason of CLOSE_REASONS) {
+    for (const reason of stats.reportedCloseReasons) {
       result.observe(closeReasons, stats.closeReasons[reason], REASON_ATTRIBUTES[reason]);
     }
     result.observe(bytesRead, stats.bytesRead());

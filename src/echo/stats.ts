@@ -6,6 +6,9 @@
 import type { Socket } from 'node:net';
 import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
 
+/** The reasons every echo reports (as zero until they happen). */
+export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);
+
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {
   /** Connections accepted (rejected ones included). */
@@ -20,7 +23,13 @@ export class EchoStats {
     error: 0,
     shutdown: 0,
     rejected: 0,
+    'proxy-missing': 0,
+    'proxy-malformed': 0,
+    'proxy-oversized': 0,
+    'proxy-timeout': 0,
   };
+  /** The reasons the metrics show: the base ones, plus the PROXY protocol's when it is on. */
+  reportedCloseReasons: readonly CloseReason[] = BASE_CLOSE_REASONS;
   /**
    * Times reading from a connection paused because its write side was full: bytes waiting for the
    * kernel (the client is not reading) past the bound. Counted when the pause begins; the end of a

@@ -120,6 +120,7 @@ test('schema: defaults as in userver, sizes and durations converted', () => {
     buffer_size: 65536,
     max_connections: 0,
     idle_timeout: 0,
+    proxy_protocol: { enabled: false, header_timeout: 5000, max_header_size: 4096 },
   });
   const custom = validate(
     echoSchema,

@@ -91,11 +91,14 @@ test('docker-compose.yml: the service, its ports, its config from the environmen
   assert.equal(echo.environment?.ECHO_PORT, '8181');
   assert.equal(echo.environment?.MONITOR_PORT, '8182');
 
-  // Published: what a user opens (echo, Jaeger UI, Prometheus, Grafana), on loopback by default.
+  // Published: what a user opens (echo, Jaeger UI, Prometheus, Grafana), on loopback by default,
+  // and Jaeger's OTLP receivers on loopback (the README's OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318).
   const published = Object.entries(model.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
   assert.deepEqual(published.sort(), [
     'grafana 127.0.0.1:3000:3000/tcp',
     'jaeger 127.0.0.1:16686:16686/tcp',
+    'jaeger 127.0.0.1:4317:4317/tcp',
+    'jaeger 127.0.0.1:4318:4318/tcp',
     'prometheus 127.0.0.1:9090:9090/tcp',
     'tcp-echo 127.0.0.1:8181:8181/tcp',
   ]);
