@@ -17,7 +17,8 @@ import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
-import { registerEchoInstruments } from './echo-instruments.js';
+import { FD_RESERVE, connectionBudget, openDescriptors, openFileLimit } from './fd-budget.js';
+import { registerEchoMetrics } from './echo-instruments.js';
 import { ProxyHeaderReader, proxyProtocolSchema, type RefusedReason } from './proxy-header-reader.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 import { EchoStats } from './stats.js';
@@ -69,6 +70,22 @@ export const echoProperties = {
       description: "set TCP_NODELAY on accepted sockets (no Nagle delay), as userver's acceptor does",
       default: true,
     }),
+    tcp_keepalive: boolean({
+      description:
+        'set SO_KEEPALIVE on accepted sockets, so a peer that vanished without FIN or RST (power loss, a NAT ' +
+        'timeout) is found and closed (reason "error", ETIMEDOUT) even with idle_timeout 0: the kernel probes ' +
+        'after tcp_keepalive_idle of silence, then every 1 s, 10 times (libuv)',
+      default: true,
+    }),
+    tcp_keepalive_idle: duration({
+      description:
+        'silence before the first keepalive probe (TCP_KEEPIDLE, whole seconds); probes are not data, ' +
+        'so they never reset idle_timeout',
+      default: '60s',
+      minimum: 1000,
+      // TCP_KEEPIDLE is at most 32767 s on Linux.
+      maximum: 32_767_000,
+    }),
     buffer_size: size({
       description:
         'per-connection bound on bytes read but not yet written back: when a client does not read, ' +
@@ -81,12 +98,17 @@ export const echoProperties = {
     max_connections: integer({
       description:
         'most connections open at once; beyond it new connections are closed at once and counted ' +
-        'with close reason "rejected"; 0 = unlimited',
+        'with close reason "rejected"; 0 = as many as the open-file limit (RLIMIT_NOFILE) allows, less ' +
+        'the descriptors open at start and 64 kept for the monitor, logs and telemetry; a larger value is ' +
+        'lowered to that, with a warning',
       default: 0,
       minimum: 0,
     }),
     idle_timeout: duration({
-      description: 'close a connection (reason "timeout") after this long with no bytes in either direction; 0 = never',
+      description:
+        'close a connection (reason "timeout") when tcp-echo has neither read from it nor written to it for this ' +
+        'long; 0 = never. As in nginx, bytes already handed to the kernel count when written, not as the client ' +
+        'reads them: a client draining a large echo slowly, without sending, can be closed as idle',
       default: 0,
       maximum: MAX_TIMER_MS,
     }),
@@ -138,6 +160,12 @@ export class EchoComponent implements Component {
   private shutdownBeganAt = 0;
   private rejectedUnlogged = 0;
   private lastRejectLog = -Infinity;
+  /** max_connections, or the cap derived from the open-file limit; undefined = unlimited. */
+  private readonly maxConnections: number | undefined;
+  /** True when max_connections was lowered to what the open-file limit allows. */
+  private readonly fdBudgetClamped: boolean;
+  private acceptErrorsUnlogged = 0;
+  private lastAcceptErrorLog = -Infinity;
   /** Reads PROXY protocol headers before the echo; undefined when `proxy_protocol` is off. */
   private readonly proxyHeaders: ProxyHeaderReader | undefined;
   private refusedUnlogged = 0;
@@ -150,7 +178,8 @@ export class EchoComponent implements Component {
     this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
-    context.findOptional<StatisticsStorage>('statistics-storage')?.register((meter) => registerEchoInstruments(meter, this.stats));
+    const storage = context.findOptional<StatisticsStorage>('statistics-storage');
+    if (storage !== undefined) registerEchoMetrics(storage, this.stats);
     this.connectionDeps = {
       stats: this.stats,
       tracer: this.tracer,
@@ -162,9 +191,20 @@ export class EchoComponent implements Component {
     // Each direction's stream buffer gets half of buffer_size, so together they hold buffer_size:
     // a paused readable still fills to its highWaterMark before libuv stops reading (Readable docs).
     const highWaterMark = Math.ceil(config.buffer_size / 2);
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: config.no_delay, highWaterMark });
+    this.server = net.createServer({
+      allowHalfOpen: true,
+      noDelay: config.no_delay,
+      highWaterMark,
+      keepAlive: config.tcp_keepalive,
+      keepAliveInitialDelay: config.tcp_keepalive_idle,
+    });
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
-    if (config.max_connections > 0) this.server.maxConnections = config.max_connections;
+    // Never past the open-file limit: there, libuv refuses connections silently (it accepts and
+    // closes them with a spare descriptor; no error reaches us) and the monitor starves with it.
+    const budget = connectionBudget(openFileLimit(), openDescriptors() ?? 0);
+    this.fdBudgetClamped = config.max_connections > 0 && budget !== undefined && config.max_connections > budget;
+    this.maxConnections = config.max_connections > 0 && !this.fdBudgetClamped ? config.max_connections : budget;
+    if (this.maxConnections !== undefined) this.server.maxConnections = this.maxConnections;
     if (config.proxy_protocol.enabled) {
       this.stats.reportedCloseReasons = CLOSE_REASONS;
       this.proxyHeaders = new ProxyHeaderReader(
@@ -202,7 +242,14 @@ export class EchoComponent implements Component {
     this.logger.info(`Listening on ${formatAddress(bound.address, bound.port)}`, {
       address: bound.address,
       port: bound.port,
+      max_connections: this.maxConnections ?? 'unlimited',
     });
+    if (this.fdBudgetClamped) {
+      this.logger.warning(
+        `max_connections (${this.config.max_connections}) lowered to ${this.maxConnections ?? 0}: the open-file limit ` +
+          `(${openFileLimit() ?? '?'}) leaves no more after ${FD_RESERVE} kept for the monitor, logs and telemetry; raise it with ulimit -n`,
+      );
+    }
   }
 
   /**
@@ -337,13 +384,23 @@ export class EchoComponent implements Component {
     if (now - this.lastRejectLog < REJECT_LOG_INTERVAL_MS) return;
     this.lastRejectLog = now;
     this.logger.warning(
-      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.config.max_connections}) reached`,
+      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.maxConnections ?? 0}) reached`,
       { peer_address: normalizeAddress(data?.remoteAddress), peer_port: data?.remotePort },
     );
     this.rejectedUnlogged = 0;
   };
 
-  private readonly onServerError = (error: Error): void => {
-    this.logger.error(`accepting a connection failed: ${error.message}`);
+  // A failed accept that libuv reports (EMFILE/ENFILE when its spare descriptor is gone, ENOBUFS,
+  // ...); count every one, log at most one line a second.
+  private readonly onServerError = (error: NodeJS.ErrnoException): void => {
+    this.stats.acceptErrors++;
+    this.acceptErrorsUnlogged++;
+    const now = performance.now();
+    if (now - this.lastAcceptErrorLog < REJECT_LOG_INTERVAL_MS) return;
+    this.lastAcceptErrorLog = now;
+    this.logger.error(`accepting a connection failed ${this.acceptErrorsUnlogged} time(s): ${error.code ?? error.message}`, {
+      error: error.message,
+    });
+    this.acceptErrorsUnlogged = 0;
   };
 }

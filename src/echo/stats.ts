@@ -4,7 +4,10 @@
  * runs per data chunk: byte totals are read from the sockets' own counters when asked.
  */
 import type { Socket } from 'node:net';
-import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
+import { CLOSE_REASONS, type CloseReason, type ConnectionTrace } from '../telemetry/connection-trace.js';
+
+/** The ids of a sampled connection's `sock` span (both absent when it is not sampled). */
+export type SpanIds = Pick<ConnectionTrace, 'traceId' | 'spanId'>;
 
 /** The reasons every echo reports (as zero until they happen). */
 export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);
@@ -28,6 +31,8 @@ export class EchoStats {
     'proxy-oversized': 0,
     'proxy-timeout': 0,
   };
+  /** Failed accept() calls (EMFILE, ENFILE, ...): the kernel had a connection that could not be taken. */
+  acceptErrors = 0;
   /** The reasons the metrics show: the base ones, plus the PROXY protocol's when it is on. */
   reportedCloseReasons: readonly CloseReason[] = BASE_CLOSE_REASONS;
   /**
@@ -42,10 +47,11 @@ export class EchoStats {
   /** Open connections; their byte counters are summed at collection time. */
   readonly live = new Set<Socket>();
   /**
-   * Called once per finished connection with its duration in seconds. The metrics layer replaces
-   * this no-op with a histogram record (once per connection, never per chunk).
+   * Called once per finished connection with its duration in seconds and its trace (whose span
+   * ids, when sampled, become the bucket's exemplar). The metrics layer replaces this no-op with a
+   * histogram record (once per connection, never per chunk).
    */
-  recordDuration: (seconds: number) => void = () => {};
+  recordDuration: (seconds: number, trace?: SpanIds) => void = () => {};
 
   /** Connections open now. */
   get active(): number {

@@ -60,6 +60,12 @@ export interface ConnectionTrace {
    * connection the sampler left out carries only the fd: ids that lead to no trace would mislead.
    */
   readonly logger: Logger;
+  /**
+   * The `sock` span's ids (32 and 16 lowercase hex), present only when the connection is sampled:
+   * the duration histogram keeps them as its bucket's exemplar.
+   */
+  readonly traceId?: string;
+  readonly spanId?: string;
   /** The write side began (first echoed chunk): opens the `send` child span. Idempotent. */
   sendStarted(): void;
   /** The write side is finished (flushed and ended, or the socket closed). Idempotent. */

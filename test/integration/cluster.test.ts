@@ -41,7 +41,7 @@ const value = (json: Json, path: string, labels: Record<string, string> = {}): u
 
 
 async function reset(): Promise<void> {
-  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(response.status, 200);
 }
 
