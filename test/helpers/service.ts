@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
@@ -218,4 +219,19 @@ export function spawnMain(t: { after: (fn: () => Promise<void>) => void }, args:
     await exited;
   });
   return { child, exited, stderr: () => stderr };
+}
+
+/** A temporary directory for one test file (removed after the file) and a writer of files into it. */
+export function tempFiles(prefix: string): { readonly dir: string; write(text: string, name?: string): string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let counter = 0;
+  return {
+    dir,
+    write(text, name = `config-${counter++}.yaml`) {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+  };
 }
