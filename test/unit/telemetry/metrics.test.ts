@@ -173,3 +173,20 @@ test('event-loop sampler: a blocked loop shows up in p99 and utilisation; sample
   assert.ok(utilization > 0.1 && utilization <= 1, `utilization ${utilization}`);
   assert.deepEqual(sampler.sample(), [p50, p99, utilization], 'reused within the interval');
 });
+
+test("the Prometheus text is exactly what OpenTelemetry's own serializer writes for the same collection", async (t) => {
+  const { PrometheusSerializer } = await import('@opentelemetry/exporter-prometheus');
+  const { storage, stats } = newStorage(t);
+  stats.opened = 7;
+  stats.closeReasons.reset = 2;
+  stats.recordDuration(0.2);
+  stats.recordDuration(7200);
+  // Escaping and sanitising: a description with a newline and a backslash, a label value with quotes.
+  const odd = storage.meter.createCounter('odd.name-with-dash', { description: 'line one\nline \\ two' });
+  odd.add(1.5, { 'label-name': 'say "hi"\n' });
+  const collection = await storage.collect();
+  // The options the exporter was used with before: no prefix, no timestamps, no resource labels on
+  // the series, target_info, no otel_scope_* labels.
+  const expected = new PrometheusSerializer(undefined, false, undefined, false, true).serialize(collection);
+  assert.equal(renderPrometheus(collection), expected);
+});
