@@ -272,6 +272,9 @@ export class OtelConnectionTracer implements ConnectionTracer {
     if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
     if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
     if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
+    // Only behind a PROXY protocol balancer: the client it reports (as on the SDK path).
+    if (info.clientAddress !== undefined) attributes[ATTR.clientAddress] = info.clientAddress;
+    if (info.clientPort !== undefined) attributes[ATTR.clientPort] = info.clientPort;
     for (const key in closing) attributes[key] = closing[key];
     const sockContext: SpanContext = { traceId: sock.traceId, spanId: sock.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
     const end = hrTime(endedAt);
