@@ -2,14 +2,17 @@
  * `statistics-storage` (userver's component of that name): the service's ONE OpenTelemetry
  * MeterProvider, with two pull readers on it — the Prometheus exporter (its own HTTP server off;
  * our monitor listener serves its text at `/metrics`) and a snapshot reader behind the userver
- * JSON/pretty/graphite views. It works the same with `OTEL_SDK_DISABLED=true`: that variable turns
- * off export to external backends, not the service's own monitor.
+ * JSON/pretty/graphite views — and, when OTEL_METRICS_EXPORTER (or the section's `exporter`) asks
+ * for `otlp`, a periodic OTLP push reader (metrics/otlp-metrics-export.ts). The resource is the
+ * tracer's (resource.ts), so traces, the push and Prometheus `target_info` agree. The monitor
+ * views work the same with `OTEL_SDK_DISABLED=true`: that variable turns off export to external
+ * backends (the push), not the service's own monitor.
  */
+import cluster from 'node:cluster';
 import type { Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, type MetricReader, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { defineComponent, type Component } from '../components/component.js';
 import { object } from '../config/schema.js';
 import type { EchoStats } from '../echo/stats.js';
@@ -19,6 +22,10 @@ import type { MetricsFilter } from '../monitor/formats/filter.js';
 import { ResetBaseline } from './metrics/baseline.js';
 import { registerEchoInstruments } from './metrics/echo-instruments.js';
 import { mergeScopeMetrics } from './metrics/merge.js';
+import { createOtlpMetricsPush, registerMetricsExportCounters, type OtlpMetricsPush } from './metrics/otlp-metrics-export.js';
+import { otlpMetricsProperties, resolveOtlpMetricsSettings, type OtlpMetricsSettings } from './metrics/otlp-metrics-settings.js';
+import { unsupportedVariablesWarning } from './otel-env.js';
+import { DEFAULT_SERVICE_NAME, serviceNameFromStaticConfig, serviceResource, settleResource } from './resource.js';
 import { gaugeMergeOf, registerRuntimeInstruments, type LogCounters } from './metrics/runtime-instruments.js';
 import { SnapshotReader } from './metrics/snapshot-reader.js';
 import { toSnapshot, type MetricsSnapshot } from './metrics/snapshot.js';
@@ -33,19 +40,28 @@ const SHUTDOWN_TIMEOUT_MS = 2000;
  */
 export type RemoteMetricsSource = () => Promise<ReadonlyArray<readonly ScopeMetrics[]>>;
 
+/** Bound on waiting for the resource's async attributes (host.id) at start. */
+const RESOURCE_TIMEOUT_MS = 1000;
+
 /** Options of a StatisticsStorage. */
 export interface StatisticsStorageOptions {
-  /** `service.name` of the resource. @default process.env.OTEL_SERVICE_NAME, else `tcp-echo` */
+  /** `service.name` of the resource (the tracer's `service-name`); OTEL_SERVICE_NAME wins. @default `tcp-echo` */
   readonly serviceName?: string;
   /** The logger's counters, exposed as `logger.lines.*`. */
   readonly logCounters?: () => LogCounters;
+  /** The OTLP push, resolved from the section and the environment. @default no push */
+  readonly otlpMetrics?: OtlpMetricsSettings;
 }
 
 /** The service's one MeterProvider and the views over it. */
 export class StatisticsStorage implements Component {
   /** The Meter other components register their (observable) instruments on. */
   readonly meter: Meter;
+  /** The resource every metric carries (also `target_info`). */
+  readonly resource: Resource;
   readonly #provider: MeterProvider;
+  readonly #push: OtlpMetricsPush | undefined;
+  readonly #otlpMetrics: OtlpMetricsSettings | undefined;
   readonly #prometheus: PrometheusExporter;
   readonly #snapshots: SnapshotReader;
   readonly #baseline = new ResetBaseline();
@@ -56,18 +72,39 @@ export class StatisticsStorage implements Component {
   #stopped: Promise<void> | undefined;
 
   constructor(options: StatisticsStorageOptions = {}) {
-    const serviceName = options.serviceName ?? (process.env.OTEL_SERVICE_NAME || 'tcp-echo');
+    this.resource = serviceResource(options.serviceName ?? DEFAULT_SERVICE_NAME);
     this.#prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
     this.#snapshots = new SnapshotReader();
-    this.#provider = new MeterProvider({
-      resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName })),
-      readers: [this.#prometheus, this.#snapshots],
-    });
+    this.#otlpMetrics = options.otlpMetrics;
+    this.#push = options.otlpMetrics?.push ? createOtlpMetricsPush(options.otlpMetrics) : undefined;
+    const readers: MetricReader[] = [this.#prometheus, this.#snapshots];
+    if (this.#push) readers.push(this.#push.reader);
+    this.#provider = new MeterProvider({ resource: this.resource, readers });
     this.meter = this.#provider.getMeter('tcp-echo');
     this.#disposers.push(registerRuntimeInstruments(this.meter, options.logCounters));
+    if (this.#push) registerMetricsExportCounters(this.meter, this.#push.counters);
   }
 
-  start(): void {}
+  /** Settles the resource (bounded) and logs how metrics are exported. */
+  async start(): Promise<void> {
+    await settleResource(this.resource, RESOURCE_TIMEOUT_MS);
+    const log = getLogger('statistics-storage');
+    // Once per service: echo workers (cluster mode) read the same environment.
+    const unsupported = cluster.isWorker ? undefined : unsupportedVariablesWarning(process.env);
+    if (unsupported !== undefined) log.warning(unsupported);
+    const settings = this.#otlpMetrics;
+    if (!settings) return;
+    for (const warning of settings.warnings) log.warning(`metrics: ${warning}`);
+    if (settings.push) {
+      log.info('metrics push on', {
+        otlp: settings.target,
+        protocol: settings.protocol,
+        interval_ms: settings.intervalMs,
+        timeout_ms: settings.timeoutMs,
+        temporality: settings.temporality,
+      });
+    }
+  }
 
   /** Unregisters every instrument callback and shuts the provider down (bounded). Safe to call twice. */
   stop(): Promise<void> {
@@ -76,11 +113,18 @@ export class StatisticsStorage implements Component {
   }
 
   async #shutdown(): Promise<void> {
-    for (const dispose of this.#disposers.splice(0)) dispose();
+    // The push's final export happens in the provider's shutdown, while the callbacks still answer.
     try {
       await this.#provider.shutdown({ timeoutMillis: SHUTDOWN_TIMEOUT_MS });
     } catch (error) {
       getLogger('statistics-storage').warning('meter provider shutdown failed', { error: String(error) });
+    }
+    for (const dispose of this.#disposers.splice(0)) dispose();
+    const push = this.#push?.counters;
+    if (push && push.failed > 0) {
+      getLogger('statistics-storage').warning(`${push.failed} OTLP metric pushes failed: ${push.lastError ?? ''}`, {
+        succeeded: push.succeeded,
+      });
     }
   }
 
@@ -169,15 +213,24 @@ function logCountersFromRegistry(): LogCounters {
   return { written: stats.byLevel, dropped: stats.dropped };
 }
 
-/** The `statistics-storage` component: no options; loaded by default. */
+/** The `statistics-storage` component: loaded by default; its keys configure the OTLP push. */
 export const statisticsStorageComponent = defineComponent({
   name: 'statistics-storage',
   loadByDefault: true,
   schema: object({
     description:
       'The one OpenTelemetry MeterProvider of the service; its metrics are served by handler-server-monitor ' +
-      '(userver JSON, pretty, graphite) and at /metrics (Prometheus). Takes no options.',
-    properties: {},
+      '(userver JSON, pretty, graphite) and at /metrics (Prometheus), and pushed over OTLP when asked. ' +
+      'Standard OTEL_* environment variables win over these keys.',
+    properties: { ...otlpMetricsProperties },
   }),
-  create: () => new StatisticsStorage({ logCounters: logCountersFromRegistry }),
+  create: (config, context) =>
+    new StatisticsStorage({
+      logCounters: logCountersFromRegistry,
+      serviceName: serviceNameFromStaticConfig(context.staticConfig),
+      otlpMetrics: resolveOtlpMetricsSettings(config, process.env, {
+        file: context.configFile,
+        keyPath: 'components_manager.components.statistics-storage',
+      }),
+    }),
 });

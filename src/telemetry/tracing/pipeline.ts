@@ -28,16 +28,7 @@
  */
 import { diag, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  hostDetector,
-  processDetector,
-  resourceFromAttributes,
-  type Resource,
-} from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -48,10 +39,11 @@ import {
   type Sampler,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../log/logger.js';
+import { serviceResource, settleResource } from '../resource.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
+import { createOtlpSpanExporter } from './span-exporter-factory.js';
 import { SpanLogProcessor } from './span-log-processor.js';
 import type { TracingSettings } from './settings.js';
 
@@ -83,7 +75,7 @@ export class TracingPipeline {
     spanLogger: Logger,
     readonly counters: SpanCounters,
   ) {
-    this.resource = buildResource(settings.serviceName);
+    this.resource = serviceResource(settings.serviceName);
     const processors: SpanProcessor[] = [];
     if (settings.otlp.kind !== 'none') processors.push(this.otlpProcessor());
     if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
@@ -104,7 +96,8 @@ export class TracingPipeline {
   private otlpProcessor(): SpanProcessor {
     const { otlp } = this.settings;
     const exporter = new CountingSpanExporter(
-      new OTLPTraceExporter({
+      createOtlpSpanExporter({
+        protocol: this.settings.protocol,
         ...(otlp.kind === 'config' ? { url: otlp.url } : {}),
         ...(this.settings.otlpTimeoutMs === undefined ? {} : { timeoutMillis: this.settings.otlpTimeoutMs }),
       }),
@@ -133,9 +126,7 @@ export class TracingPipeline {
         new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
       );
     }
-    if (this.resource.asyncAttributesPending && this.resource.waitForAsyncAttributes) {
-      await withTimeout(this.resource.waitForAsyncAttributes(), resourceTimeoutMs);
-    }
+    await settleResource(this.resource, resourceTimeoutMs);
   }
 
   /**
@@ -179,15 +170,6 @@ function describe(error: unknown): string {
     return code ? `${first.message} (${code})` : first.message;
   }
   return String(first);
-}
-
-function buildResource(serviceName: string): Resource {
-  // Later merges win: SDK defaults < the config's service name < OTEL_RESOURCE_ATTRIBUTES and
-  // OTEL_SERVICE_NAME (env detector) — the spec's precedence and ours (env over file).
-  return defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }))
-    .merge(detectResources({ detectors: [processDetector, hostDetector] }))
-    .merge(detectResources({ detectors: [envDetector] }));
 }
 
 function samplerFor(ratio: number): Sampler {
