@@ -30,6 +30,7 @@ export const OTEL_VARIABLES: readonly OtelVariable[] = [
   honoured('OTEL_RESOURCE_ATTRIBUTES', 'resource of spans, the metrics push and Prometheus `target_info`; wins over the config'),
   honoured('OTEL_SERVICE_NAME', '`service.name` of that resource; wins over `tracer.service-name` and OTEL_RESOURCE_ATTRIBUTES'),
   honoured('OTEL_LOG_LEVEL', "the SDK's diagnostics, written to our log (module `opentelemetry`); default warn"),
+  unsupported('OTEL_CONFIG_FILE', 'no declarative SDK configuration: the `tracer` and `statistics-storage` sections and these variables'),
   unsupported('OTEL_PROPAGATORS', 'connection spans are roots (TCP carries no trace context): W3C tracecontext and baggage are registered, fixed'),
   honoured('OTEL_TRACES_SAMPLER', 'always_on, always_off, traceidratio and the parentbased_ forms; wins over `tracer.sampler-ratio`'),
   honoured('OTEL_TRACES_SAMPLER_ARG', 'the ratio of the traceidratio samplers'),
