@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { BatchObservableCallback } from '@opentelemetry/api';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Component, Lifecycle } from '../components/component.js';
+import type { ReadinessGate } from '../components/readiness.js';
 import { ClusterWorkerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { mergeScopeMetrics, monotonicPart } from '../telemetry/metrics/merge.js';
@@ -46,6 +47,11 @@ export interface EchoClusterOptions {
   readonly configFile: string;
   readonly root: Readonly<Record<string, unknown>>;
   readonly lifecycle: Lifecycle;
+  /**
+   * The service's readiness for the echo: opened once every worker listens at start; closed while
+   * no worker is ready (all died and are being replaced), opened again when one is.
+   */
+  readonly serving?: ReadinessGate | undefined;
   /** Where the merged metrics are served; undefined when statistics-storage is off. */
   readonly storage: StatisticsStorage | undefined;
   /** Bound on the workers' graceful stop (drain + flush), after which they are killed. */
@@ -96,6 +102,8 @@ export class EchoCluster implements Component {
   /** Told when the last running worker has exited (shutdown waits on it). */
   readonly #exitWaiters = new Set<() => void>();
   #stopping = false;
+  /** Every worker was ready once: from then on, readiness follows whether any worker is. */
+  #started = false;
   #stopped: Promise<void> | undefined;
 
   constructor(options: EchoClusterOptions) {
@@ -159,6 +167,8 @@ export class EchoCluster implements Component {
       clearTimeout(timer);
       this.#starting = undefined;
     }
+    this.#started = true;
+    this.#options.serving?.open();
     this.#log.info(`${this.#options.workers} echo workers ready`, { workers: this.#options.workers, pids: this.pids.join(',') });
   }
 
@@ -260,6 +270,7 @@ export class EchoCluster implements Component {
         return;
       case 'ready':
         slot.state = 'ready';
+        if (this.#started) this.#options.serving?.open();
         this.#log.info(`echo worker ${slot.number} started`, { worker: slot.number, pid: worker.process.pid });
         if (this.#stopping) this.#sendShutdown(slot, worker);
         if (this.#starting && this.alive === this.#options.workers) this.#starting.resolve();
@@ -280,6 +291,7 @@ export class EchoCluster implements Component {
     if (slot.worker !== worker) return;
     const wasReady = slot.state === 'ready';
     slot.state = 'exited';
+    if (this.alive === 0) this.#options.serving?.close();
     // What the worker counted stays in the totals; its gauges ended with it.
     if (slot.last) this.#retired = mergeScopeMetrics([this.#retired, monotonicPart(slot.last)]);
     slot.last = undefined;

@@ -4,6 +4,7 @@
  * starts after every component exists, and stops in reverse order.
  */
 import type { AnySchema, Infer } from '../config/schema.js';
+import type { Readiness } from './readiness.js';
 
 /** A running part of the service. `stop()` must be safe to call twice. */
 export interface Component {
@@ -30,6 +31,11 @@ export interface ComponentContext {
   /** Settings of `components_manager` itself that components may honour. */
   readonly manager: ManagerSettings;
   readonly lifecycle: Lifecycle;
+  /**
+   * Whether the service serves (`/ping`, readiness probes). A component whose work is the service
+   * takes a gate at construction and opens it once it serves. Absent outside a ComponentManager.
+   */
+  readonly readiness?: Readiness;
   /** A component constructed earlier in the list; throws ComponentMissingError if it is not loaded. */
   find<T extends Component>(name: string): T;
   /** Like `find`, but `undefined` when the component is not loaded. */

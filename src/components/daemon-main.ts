@@ -67,6 +67,7 @@ async function run(
       configFile: command.configFile,
       configVarsFile: command.configVarsFile,
       configVarsOverrideFile: command.configVarsOverrideFile,
+      schema: staticConfigSchema(components),
     });
     origins = loaded.origins;
     manager = new ComponentManager(components, loaded.file, loaded.root);

@@ -17,6 +17,7 @@ import { rootSettingsSchema, withLoadEnabled } from '../config/manager-schema.js
 import { nearest } from '../config/nearest.js';
 import { describeValue, validate, type Infer } from '../config/schema.js';
 import type { Component, ComponentContext, ComponentDefinition, Lifecycle, ManagerSettings } from './component.js';
+import { Readiness } from './readiness.js';
 
 const COMPONENTS_PATH = 'components_manager.components';
 const log = getLogger('components-manager');
@@ -127,6 +128,9 @@ export function validateStaticConfig(
 export class ComponentManager implements Lifecycle {
   readonly settings: ManagerSettings;
   readonly configFile: string;
+  /** Whether the service serves: closed until every component started, and until each gate its component holds opens. */
+  readonly readiness = new Readiness();
+  readonly #allStarted = this.readiness.gate('components-manager');
   readonly #plans: readonly Plan[];
   readonly #root: Readonly<Record<string, unknown>>;
   readonly #entries: Entry[] = [];
@@ -209,6 +213,7 @@ export class ComponentManager implements Lifecycle {
         log.debug(`starting component '${entry.name}'`);
         await entry.component.start();
       }
+      this.#allStarted.open();
       log.info(`started: ${this.#entries.map((e) => e.name).join(', ')}`);
     } catch (error) {
       // Quiet: the error itself is the one line the user needs; a stop report would precede it.
@@ -276,6 +281,7 @@ export class ComponentManager implements Lifecycle {
       staticConfig: this.#root,
       manager: this.settings,
       lifecycle: this,
+      readiness: this.readiness,
       findOptional,
       find: <T extends Component>(name: string): T => {
         const found = findOptional<T>(name);

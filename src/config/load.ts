@@ -3,9 +3,10 @@
  * key by key by `--config_vars_override`), and substitute `$name` / `#env` / `#file` /
  * `#fallback`. The result is plain data, ready for schema validation.
  */
-import { ConfigValueError, type ConfigLocation } from '../errors.js';
-import { describeValue } from './schema.js';
+import { ConfigError, ConfigValueError, type ConfigLocation } from '../errors.js';
+import { describeValue, type AnySchema } from './schema.js';
 import { substitute } from './substitute.js';
+import { findUnknownKey } from './unknown-keys.js';
 import { readYamlFile } from './yaml-file.js';
 
 /** Where the config comes from. */
@@ -18,6 +19,11 @@ export interface LoadOptions {
   readonly configVarsOverrideFile?: string | undefined;
   /** The environment for `#env` (default: process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The whole file's schema. When substitution fails, an unknown key in the file as written is
+   * reported instead (a typo in a key leaves its `$var` unresolved; the typo is the real error).
+   */
+  readonly schema?: AnySchema;
 }
 
 /** A loaded static config: the file it came from and its substituted contents (a mapping). */
@@ -65,7 +71,13 @@ export function loadStaticConfig(options: LoadOptions): LoadedConfig {
     varsFiles.push(overrideFile);
   }
   const origins = new Map<string, string>();
-  const root = substitute(raw, { vars, varsFiles, env: options.env ?? process.env, origins }, { file, keyPath: '' });
+  let root: unknown;
+  try {
+    root = substitute(raw, { vars, varsFiles, env: options.env ?? process.env, origins }, { file, keyPath: '' });
+  } catch (error) {
+    const unknown = error instanceof ConfigError && options.schema ? findUnknownKey(options.schema, raw, { file, keyPath: '' }) : undefined;
+    throw unknown ?? error;
+  }
   return { file, root: root as Record<string, unknown>, origins };
 }
 

@@ -210,20 +210,25 @@ function checkObject(schema: AnySchema, value: unknown, at: ConfigLocation): Rec
       out[key] = check(schema.additionalProperties, input[key], child(at, key));
       continue;
     }
-    const known = Object.keys(properties);
-    const hint = nearest(key, known);
-    throw new ConfigUnknownKeyError(
-      child(at, key),
-      `unknown key` +
-        (hint ? `; did you mean '${hint}'?` : '') +
-        (known.length ? ` (allowed: ${known.join(', ')})` : ' (this section takes no keys)'),
-    );
+    throw unknownKeyError(schema, key, at);
   }
   for (const [key, member] of Object.entries(properties)) {
     const v = check(member, input[key], child(at, key));
     if (v !== undefined) out[key] = v;
   }
   return out;
+}
+
+/** The error for `key`, which the object `schema` at `at` does not declare: names the nearest valid key. */
+export function unknownKeyError(schema: AnySchema, key: string, at: ConfigLocation): ConfigUnknownKeyError {
+  const known = Object.keys(schema.properties ?? {});
+  const hint = nearest(key, known);
+  return new ConfigUnknownKeyError(
+    child(at, key),
+    `unknown key` +
+      (hint ? `; did you mean '${hint}'?` : '') +
+      (known.length ? ` (allowed: ${known.join(', ')})` : ' (this section takes no keys)'),
+  );
 }
 
 function checkOneOf(schema: AnySchema, value: unknown, at: ConfigLocation): unknown {

@@ -43,8 +43,12 @@ function onSocketTimeout(this: Socket): void {
   connectionOf(this)?.handleTimeout();
 }
 // The pipe pauses reading when a write returns false: one backpressure pause. Counted when it
-// begins, not on 'drain', so a client that never reads again is counted too.
+// begins, not on 'drain', so a client that never reads again is counted too. 'pause' also fires
+// when the pipe ends (unpipe after our write side finished or closed) and after a write the kernel
+// took at once (a chunk above the highWaterMark, 'drain' on the next tick); neither is
+// backpressure. Only a write side still waiting for 'drain' with bytes the kernel has not taken is.
 function onSocketPause(this: Socket): void {
+  if (!this.writableNeedDrain || this.writableLength === 0) return;
   const connection = connectionOf(this);
   if (connection !== undefined) connection.deps.stats.backpressurePauses++;
 }

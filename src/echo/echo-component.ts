@@ -9,6 +9,7 @@ import { EchoCluster } from '../cluster/supervisor.js';
 import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
 import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
+import type { ReadinessGate } from '../components/readiness.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
 import { getLogger } from '../log/index.js';
 import type { Logger } from '../log/logger.js';
@@ -116,6 +117,8 @@ export class EchoComponent implements Component {
   /** What every connection shares; made once, not per accepted socket. */
   private readonly connectionDeps: ConnectionDeps;
   private readonly server: net.Server;
+  /** Open once the listener accepts. */
+  private readonly serving: ReadinessGate | undefined;
   private readonly connections = new Set<EchoConnection>();
   private allClosedWaiters: Array<() => void> = [];
   private accepted = 0;
@@ -135,6 +138,7 @@ export class EchoComponent implements Component {
     this.logger =
       slot === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child({ worker: slot, pid: process.pid });
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
+    this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
     context.findOptional<StatisticsStorage>('statistics-storage')?.registerEchoStats(this.stats);
     this.connectionDeps = {
       stats: this.stats,
@@ -174,6 +178,7 @@ export class EchoComponent implements Component {
     }
     // After listening, 'error' means a failed accept (e.g. EMFILE): the listener keeps going.
     this.server.on('error', this.onServerError);
+    this.serving?.open();
     this.logger.info(`Listening on ${formatAddress(bound.address, bound.port)}`, {
       address: bound.address,
       port: bound.port,
@@ -299,6 +304,7 @@ export const echoComponent = defineComponent({
       configFile: context.configFile,
       root: context.staticConfig,
       lifecycle: context.lifecycle,
+      serving: context.readiness?.gate(ECHO_COMPONENT_NAME),
       storage: context.findOptional<StatisticsStorage>('statistics-storage'),
       stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
       logger: getLogger('echo-cluster'),

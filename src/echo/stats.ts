@@ -24,7 +24,11 @@ export class EchoStats {
     shutdown: 0,
     rejected: 0,
   };
-  /** Times a connection's write side filled its bound and reading paused (counted when the pause begins). */
+  /**
+   * Times reading from a connection paused because its write side was full: bytes waiting for the
+   * kernel (the client is not reading) past the bound. Counted when the pause begins; the end of a
+   * connection is not a pause.
+   */
   backpressurePauses = 0;
   /** Bytes read from / written to connections that have closed. */
   closedBytesRead = 0;

@@ -107,7 +107,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      return await launch(dir, configFile, port, options.readyTimeoutMs ?? 20_000);
+      return await launch(dir, configFile, port, options.readyTimeoutMs ?? 60_000);
     } catch (error) {
       lastError = error as Error;
       if (!/address already in use/i.test(lastError.message)) break;

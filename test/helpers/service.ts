@@ -46,7 +46,7 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Extra CLI args after `-c file`. */
   args?: string[];
-  /** Milliseconds to wait for readiness. */
+  /** Milliseconds to wait for readiness (default 60 s: a start takes ~1 s, far longer on a loaded machine). */
   readyTimeoutMs?: number;
 }
 
@@ -111,7 +111,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     },
   };
   try {
-    await waitReady(service, options.readyTimeoutMs ?? 15_000);
+    await waitReady(service, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     await service.stop('SIGKILL');
     throw new Error(`service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`);
@@ -143,10 +143,10 @@ export function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** True when `GET <base>/ping` answers 200 within a second. */
-export async function pingOk(base: string): Promise<boolean> {
+/** True when `GET <base>/ping` answers 200 within `timeoutMs` (a bound for a hung listener, not a speed test). */
+export async function pingOk(base: string, timeoutMs = 10_000): Promise<boolean> {
   try {
-    const response = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(1000) });
+    const response = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
     await response.arrayBuffer();
     return response.status === 200;
   } catch {

@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { baseComponents, freePort, runCli } from '../helpers/service.js';
+import { ROOT, baseComponents, freePort, runCli } from '../helpers/service.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +82,14 @@ describe('config errors exit 1 with file and key path, before anything listens',
   test('missing config var', async () => {
     const file = await config((c) => (c['tcp-echo']!.port = '$echo_port'));
     await expectConfigError(['-c', file], file, 'components_manager.components.tcp-echo.port', /config var 'echo_port' .*not defined/);
+  });
+
+  test('a typo in a key of the shipped config is the unknown key, not the var it leaves unresolved', async () => {
+    const shipped = readFileSync(path.join(ROOT, 'config', 'static_config.yaml'), 'utf8');
+    const typo = shipped.replace(/^(\s+)port: \$echo_port/m, '$1prot: $echo_port');
+    assert.notEqual(typo, shipped, 'the shipped config has `port: $echo_port`');
+    const file = writeFile(typo);
+    await expectConfigError(['-c', file], file, 'components_manager.components.tcp-echo.prot', /^unknown key; did you mean 'port'\?/);
   });
 
   test('a value from --config_vars is validated like a literal', async () => {

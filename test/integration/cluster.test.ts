@@ -263,7 +263,8 @@ function readText(file: string): string {
 test('SIGTERM drains every worker (open connections finish their echo) and the service exits 0', { timeout: 90_000 }, async () => {
   const drained = await startService({
     components: (c) => void (c['tcp-echo']!.workers = 2),
-    manager: { graceful_shutdown_interval: '1s' },
+    // Long enough that the echoes below surely fall inside the window even on a loaded machine.
+    manager: { graceful_shutdown_interval: '5s' },
   });
   try {
     await until(async () => {
@@ -271,13 +272,18 @@ test('SIGTERM drains every worker (open connections finish their echo) and the s
       const json = (await response.json()) as Json;
       return json['tcp-echo.workers.alive']?.[0]?.value === 2;
     }, 'both workers ready');
-    const pids = [...drained.stderr().matchAll(/text=echo worker \d+ started.*?\tpid=(\d+)/g)].map((m) => Number(m[1]));
+    // The "started" lines travel through the log queue and may trail the metric: wait for both.
+    const startedPids = () => [...drained.stderr().matchAll(/text=echo worker \d+ started.*?\tpid=(\d+)/g)].map((m) => Number(m[1]));
+    await until(() => startedPids().length >= 2, 'both "echo worker N started" lines');
+    const pids = startedPids();
     assert.equal(pids.length, 2);
     const sockets = await Promise.all([0, 1, 2, 3].map(() => connect(drained.echoPort)));
     for (const socket of sockets) await ping(socket, randomData(100));
     drained.child.kill('SIGTERM');
-    // During the drain window the open connections still echo, on whichever worker holds them.
-    await sleep(200);
+    // During the drain window the open connections still echo, on whichever worker holds them:
+    // wait until the primary and both workers have begun their shutdown, then echo.
+    const draining = () => drained.stderr().split('\n').filter((l) => l.includes('text=stopping: waiting graceful_shutdown_interval')).length;
+    await until(() => draining() >= 3, 'the primary and both workers in their drain window');
     for (const socket of sockets) {
       const data = randomData(2000);
       const echoed = collect(socket, data.length, { timeoutMs: 10_000 });

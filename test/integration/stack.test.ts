@@ -32,7 +32,9 @@ const DASHBOARD = JSON.parse(readFileSync(path.join(ROOT, 'otel/grafana/dashboar
 };
 const SCRAPE_CONFIG = readFileSync(path.join(ROOT, 'otel/prometheus/prometheus.yml'), 'utf8');
 const ALERTS = path.join(ROOT, 'otel/prometheus/alerts.yml');
-const IDLE_TIMEOUT_MS = 2_000;
+/** Short, so the timeout close reason is produced quickly; long enough that a stalled flood client
+ * is resumed well before it (the resume waits for the service's pause, however slow the machine). */
+const IDLE_TIMEOUT_MS = 5_000;
 const MAX_CONNECTIONS = 4;
 
 /** A loopback OTLP/HTTP trace receiver that accepts everything and counts the requests. */
@@ -98,20 +100,19 @@ function closed(socket: net.Socket, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Resolves once no socket's send queue shrank for 150 ms (or after `maxMs`, whichever first). */
-async function untilSendQueuesStall(sockets: net.Socket[], maxMs: number): Promise<void> {
+/** Polls the service's own count of backpressure pauses until it reaches `count` (or `maxMs` passes). */
+async function untilPauses(monitorUrl: string, count: number, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
-  let last = sockets.map((s) => s.writableLength);
-  let stable = 0;
-  while (stable < 3 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    const now = sockets.map((s) => s.writableLength);
-    stable = now.every((length, i) => length > 0 && length === last[i]) ? stable + 1 : 0;
-    last = now;
+  for (;;) {
+    const response = await fetch(`${monitorUrl}/service/monitor?format=json&path=tcp-echo.backpressure.pauses`);
+    const json = (await response.json()) as Record<string, Array<{ value: number }>>;
+    if ((json['tcp-echo.backpressure.pauses']?.[0]?.value ?? 0) >= count || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 /** Echo traffic producing every runtime close reason and some backpressure; returns the closes caused. */
-async function driveTraffic(port: number): Promise<number> {
+async function driveTraffic(port: number, monitorUrl: string): Promise<number> {
   let closes = 0;
   // eof: clients that send, read everything back, and close their side.
   for (let i = 0; i < 5; i++) {
@@ -143,7 +144,7 @@ async function driveTraffic(port: number): Promise<number> {
     for (let i = 0; i < 512; i++) socket.write(chunk);
     let received = 0;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`flood echo: ${received} of ${floodBytes} bytes`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`flood echo: ${received} of ${floodBytes} bytes`)), 120_000);
       socket.on('data', (data: Buffer) => {
         received += data.length;
         if (received >= floodBytes) {
@@ -157,9 +158,9 @@ async function driveTraffic(port: number): Promise<number> {
       });
     });
   });
-  // Wait until the service stopped reading: our send queue no longer shrinks (kernel buffers on
-  // both sides are full). Bounded well inside the idle timeout, which would close the connection.
-  await untilSendQueuesStall(floods, IDLE_TIMEOUT_MS / 2);
+  // Wait until the service stopped reading from both (its write side is full: one pause each), and
+  // resume before the idle timeout, which would close a stalled connection.
+  await untilPauses(monitorUrl, floods.length, IDLE_TIMEOUT_MS / 2);
   for (const socket of floods) socket.resume();
   await Promise.all(echoed);
   for (const socket of floods) socket.end();
@@ -232,7 +233,7 @@ test('every dashboard query returns data and every alert rule evaluates, against
     [['tcp-echo', `http://${target}/metrics`, 'up']],
   );
 
-  const closes = await driveTraffic(service.echoPort);
+  const closes = await driveTraffic(service.echoPort, service.monitorUrl);
   // Wait until Prometheus has scraped the state after the traffic, and spans went out.
   await waitForQuery(prom, `tcp_echo_sockets_closed_total >= ${closes}`, { timeoutMs: 20_000 });
   await waitForQuery(prom, 'tcp_echo_tracing_spans_exported_total > 0', { timeoutMs: 20_000 });

@@ -72,7 +72,7 @@ async function streamEcho(port: number, total: number, chunk: number, timeoutMs 
 /** The service's open connections drop back to the bystanders alone (nothing leaked by the abort). */
 async function assertOnlyBystandersOpen(what: string): Promise<void> {
   let active = -1;
-  const ok = await waitFor(async () => (active = (await echoCounters(service.monitorUrl)).active) === BYSTANDERS, 5000, 100);
+  const ok = await waitFor(async () => (active = (await echoCounters(service.monitorUrl)).active) === BYSTANDERS, 30_000, 100);
   assert.ok(ok, `after ${what}: ${active} connections open, expected the ${BYSTANDERS} bystanders`);
 }
 
@@ -187,7 +187,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
         receivers.push(new PatternReceiver(s));
         writers.push(writePattern(s, 8 * 1024 * 1024, { chunkSize: 65_536, timeoutMs: 20_000 }));
       }
-      assert.ok(await waitFor(() => receivers.every((r) => r.received > 64 * 1024), 10_000), 'echo never got going');
+      assert.ok(await waitFor(() => receivers.every((r) => r.received > 64 * 1024), 30_000), 'echo never got going');
       if (how === 'close') await g.closeAll();
       else await g.resetAll();
       const sent = await Promise.all(writers);
@@ -209,7 +209,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
     t.after(() => victim.destroy());
     g.toServer.resetOnData();
     victim.write(patternSlice(0, 1000));
-    assert.ok(await closed(victim, 5000), 'the gate did not reset the connection');
+    assert.ok(await closed(victim, 30_000), 'the gate did not reset the connection');
     g.toServer.pass();
     await streamEcho(g.port, 256 * 1024, 16_384);
     await assertOnlyBystandersOpen('a reset on data');

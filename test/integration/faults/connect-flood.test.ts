@@ -1,5 +1,5 @@
 /**
- * A flood of connects and closes for ~10 s (thousands per second, bounded in count): graceful
+ * A flood of 10,000 connects and closes (as fast as the machine allows, bounded in time): graceful
  * closes, resets, half-closes after an echo, and resets with data in flight. Afterwards no file
  * descriptor has leaked (`/proc/PID/fd` before and after, after a settle), the counters balance
  * (opened = closed + active, with every client connection counted), and the service still echoes.
@@ -11,8 +11,10 @@ import { PatternReceiver, closed, connect, echoOnce, patternSlice, waitFor } fro
 import { echoCounters, type EchoCounters } from '../../helpers/faults-monitor.js';
 import { openFds, startService } from '../../helpers/service.js';
 
-const FLOOD_MS = 10_000;
-const MAX_CONNECTIONS = 40_000;
+/** Connections in the flood: a count, so a busy machine makes the flood slower, not smaller. */
+const FLOOD_CONNECTIONS = 10_000;
+/** A bound far above what the flood takes (a few seconds here), only so a hang cannot run forever. */
+const FLOOD_DEADLINE_MS = 180_000;
 const CONCURRENCY = 48;
 /** fds the process may legitimately hold more after the flood (lazily opened, e.g. by a GC or timer thread). */
 const FD_SLACK = 2;
@@ -69,7 +71,7 @@ async function oneConnection(port: number, kind: Kind, result: FloodResult): Pro
   }
 }
 
-async function flood(port: number, durationMs: number, maxConnections: number): Promise<FloodResult> {
+async function flood(port: number, maxConnections: number, durationMs = FLOOD_DEADLINE_MS): Promise<FloodResult> {
   const result: FloodResult = { connected: 0, echoed: 0, connectErrors: new Map(), serviceErrors: [], elapsedMs: 0 };
   const started = Date.now();
   const deadline = started + durationMs;
@@ -90,7 +92,7 @@ async function settledCounters(monitorUrl: string): Promise<EchoCounters> {
   await waitFor(async () => {
     last = await echoCounters(monitorUrl);
     return last.active === 0;
-  }, 10_000, 100);
+  }, 30_000, 100);
   return last as EchoCounters;
 }
 
@@ -99,18 +101,18 @@ test('connect/close flood: no fd leak, counters balance, service still echoes', 
   t.after(() => service.stop());
 
   // A short warm-up flood so lazily created resources exist before the baseline.
-  await flood(service.echoPort, 1000, 2000);
+  await flood(service.echoPort, 2000);
   const before = await settledCounters(service.monitorUrl);
   assert.equal(before.active, 0, 'connections left open after the warm-up');
   const fdsBefore = openFds(service.pid);
 
-  const result = await flood(service.echoPort, FLOOD_MS, MAX_CONNECTIONS);
+  const result = await flood(service.echoPort, FLOOD_CONNECTIONS);
   const rate = result.connected / (result.elapsedMs / 1000);
 
   const after = await settledCounters(service.monitorUrl);
   let fdsAfter = openFds(service.pid);
   // fds are closed on the socket's 'close'; give the event loop a moment if a few trail.
-  await waitFor(() => (fdsAfter = openFds(service.pid)) <= fdsBefore + FD_SLACK, 5000, 100);
+  await waitFor(() => (fdsAfter = openFds(service.pid)) <= fdsBefore + FD_SLACK, 30_000, 100);
   t.diagnostic(
     `flood: ${result.connected} connections in ${result.elapsedMs} ms (${rate.toFixed(0)}/s), ` +
       `${result.echoed} echoes checked, connect errors ${JSON.stringify([...result.connectErrors])}; ` +
@@ -120,7 +122,8 @@ test('connect/close flood: no fd leak, counters balance, service still echoes', 
   assert.deepEqual(result.serviceErrors, []);
   const failedConnects = [...result.connectErrors.values()].reduce((a, b) => a + b, 0);
   assert.ok(failedConnects <= result.connected / 100, `${failedConnects} connects failed`);
-  assert.ok(rate >= 500, `only ${rate.toFixed(0)} connections/s: the flood did not happen`);
+  // The flood happened in full (its speed depends on the machine and is only reported above).
+  assert.ok(result.connected >= 0.99 * FLOOD_CONNECTIONS, `only ${result.connected} of ${FLOOD_CONNECTIONS} flood connections connected`);
   assert.ok(fdsAfter <= fdsBefore + FD_SLACK, `fd leak: ${fdsBefore} open before the flood, ${fdsAfter} after`);
 
   assert.equal(after.active, 0, 'connections still open after the flood settled');

@@ -6,10 +6,14 @@ import { after, describe, test } from 'node:test';
 import {
   ConfigFileError,
   ConfigSyntaxError,
+  ConfigUnknownKeyError,
   ConfigValueError,
   ConfigVarMissingError,
 } from '../../../src/errors.js';
 import { loadStaticConfig, originOf } from '../../../src/config/load.js';
+import { staticConfigSchema } from '../../../src/config/manager-schema.js';
+import { echoComponent } from '../../../src/echo/echo-component.js';
+import { loggingComponent } from '../../../src/log/logging-component.js';
 import { parseYaml } from '../../../src/config/yaml-file.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-load-'));
@@ -140,5 +144,35 @@ describe('parseYaml', () => {
 
   test('a few aliases are fine', () => {
     assert.deepEqual(parseYaml('a: &x [1]\nb: *x\n', 'x.yaml'), { a: [1], b: [1] });
+  });
+});
+
+describe('unknown keys come before substitution errors', () => {
+  const schema = staticConfigSchema([loggingComponent, echoComponent]);
+
+  test('a misspelt key whose $var is undefined is reported as the unknown key', () => {
+    const configFile = file('components_manager:\n  components:\n    tcp-echo:\n      prot: $echo_port\n      port#fallback: 8181\n');
+    assert.throws(
+      () => loadStaticConfig({ configFile, env: {}, schema }),
+      (error: unknown) =>
+        error instanceof ConfigUnknownKeyError &&
+        error.keyPath === 'components_manager.components.tcp-echo.prot' &&
+        /unknown key; did you mean 'port'\?/.test(error.message),
+    );
+  });
+
+  test('a misspelt key inside a #fallback mapping is found too', () => {
+    const configFile = file(
+      'components_manager:\n  components:\n    logging:\n      loggers: $loggers\n      loggers#fallback:\n        default:\n          levl: info\n    tcp-echo:\n      port: $echo_port\n',
+    );
+    assert.throws(
+      () => loadStaticConfig({ configFile, env: {}, schema }),
+      (error: unknown) => error instanceof ConfigUnknownKeyError && error.keyPath === 'components_manager.components.logging.loggers.default.levl',
+    );
+  });
+
+  test('with every key known, the substitution error stands', () => {
+    const configFile = file('components_manager:\n  components:\n    tcp-echo:\n      port: $echo_port\n      port#env: ECHO_PORT\n');
+    assert.throws(() => loadStaticConfig({ configFile, env: {}, schema }), ConfigVarMissingError);
   });
 });

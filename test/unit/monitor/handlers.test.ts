@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpBadRequestError, HttpNotFoundError } from '../../../src/errors.js';
+import { Readiness } from '../../../src/components/readiness.js';
 import { pingHandler } from '../../../src/monitor/handlers/ping.js';
 import { parseMonitorQuery } from '../../../src/monitor/handlers/server-monitor.js';
 import { testsControlHandler } from '../../../src/monitor/handlers/tests-control.js';
@@ -64,6 +65,25 @@ test('ping: 200 while serving, 500 once stopping', async () => {
   const lifecycle = { stopping: false };
   const ping = pingHandler(lifecycle);
   assert.equal((await ping(request({}))).status, 200);
+  lifecycle.stopping = true;
+  assert.equal((await ping(request({}))).status, 500);
+});
+
+test('ping: 503 until every readiness gate is open, 200 then, 500 once stopping', async () => {
+  const lifecycle = { stopping: false };
+  const readiness = new Readiness();
+  const echo = readiness.gate('tcp-echo');
+  const manager = readiness.gate('components-manager');
+  const ping = pingHandler(lifecycle, readiness);
+  assert.equal((await ping(request({}))).status, 503);
+  manager.open();
+  assert.deepEqual(readiness.waitingFor, ['tcp-echo']);
+  assert.equal((await ping(request({}))).status, 503);
+  echo.open();
+  assert.equal((await ping(request({}))).status, 200);
+  echo.close();
+  assert.equal((await ping(request({}))).status, 503, 'a gate that closes again (every worker gone) makes the service unready');
+  echo.open();
   lifecycle.stopping = true;
   assert.equal((await ping(request({}))).status, 500);
 });
