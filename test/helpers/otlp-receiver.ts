@@ -110,6 +110,12 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
+/** google.rpc.Status { code: 13 (field 1, varint), message: "receiver told to fail" (field 2) } in protobuf. */
+const PROTOBUF_UNAVAILABLE_STATUS = Buffer.concat([
+  Buffer.from([0x08, 13, 0x12, 'receiver told to fail'.length]),
+  Buffer.from('receiver told to fail'),
+]);
+
 /** Starts a receiver on a free loopback port. */
 export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
@@ -152,6 +158,13 @@ export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Prom
           if (path === '/v1/traces') spans.push(...spansOf(decoded.body));
           else metrics.push(...metricsOf(decoded.body, metricRequests++));
           for (const wake of [...waiters]) wake();
+        }
+        // Answered in the request's encoding, as OTLP/HTTP requires: an empty Export*ServiceResponse
+        // (or google.rpc.Status) is zero bytes in protobuf, `{}` in JSON.
+        if ((request.headers['content-type'] ?? '').startsWith('application/x-protobuf')) {
+          response.writeHead(status, { 'content-type': 'application/x-protobuf' });
+          response.end(status < 300 ? Buffer.alloc(0) : PROTOBUF_UNAVAILABLE_STATUS);
+          return;
         }
         response.writeHead(status, { 'content-type': 'application/json' });
         response.end(status < 300 ? '{}' : '{"code":13,"message":"receiver told to fail"}');

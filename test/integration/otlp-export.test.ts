@@ -116,6 +116,8 @@ describe('OTLP export, both encodings', () => {
       assert.match(info[1]!, /(^|,)service_name="otlp-under-test"/);
       assert.match(info[1]!, /(^|,)team="echo"/);
       assert.match(info[1]!, /(^|,)deployment_environment_name="test"/);
+      // The exporters found every answer well-formed and nothing went wrong on the way.
+      assert.doesNotMatch(service.stderr(), /level=(WARNING|ERROR)\tmodule=opentelemetry/);
     });
   }
 });

@@ -10,9 +10,14 @@ import { describeValue, duration, string } from '../../config/schema.js';
 import { DEFAULT_OTLP_PROTOCOL, OTLP_PROTOCOLS, resolveOtlpProtocol, type OtlpProtocol } from '../otlp/protocol.js';
 import { redacted, type Env } from '../tracing/settings.js';
 
+/** The spec's default of OTEL_METRIC_EXPORT_TIMEOUT. */
+const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
+
 /** The values `exporter` and OTEL_METRICS_EXPORTER take. */
 export const METRICS_EXPORTERS = ['prometheus', 'otlp', 'prometheus,otlp', 'none'] as const;
+/** The values `temporality` and OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE take. */
 export const TEMPORALITIES = ['cumulative', 'delta', 'lowmemory'] as const;
+/** An aggregation temporality preference, as the spec names it. */
 export type Temporality = (typeof TEMPORALITIES)[number];
 
 /** Properties added to the `statistics-storage` schema. */
@@ -106,10 +111,14 @@ export function resolveOtlpMetricsSettings(config: OtlpMetricsConfig, env: Env, 
       ? redacted(fromConfig)
       : 'http://localhost:4318/v1/metrics (default)';
   const intervalMs = positiveFromEnv(env, 'OTEL_METRIC_EXPORT_INTERVAL', warnings) ?? config['export-interval'];
-  let timeoutMs = positiveFromEnv(env, 'OTEL_METRIC_EXPORT_TIMEOUT', warnings) ?? config['export-timeout'];
+  const envTimeout = positiveFromEnv(env, 'OTEL_METRIC_EXPORT_TIMEOUT', warnings);
+  let timeoutMs = envTimeout ?? config['export-timeout'];
   if (timeoutMs > intervalMs) {
-    // The reader requires it: one push never overlaps the next.
-    warnings.push(`metrics export timeout ${timeoutMs} ms exceeds the interval ${intervalMs} ms; using ${intervalMs} ms`);
+    // The reader requires it: one push never overlaps the next. Said only when a timeout was set
+    // (a short interval with the default timeout is the usual case, not a mistake).
+    if (envTimeout !== undefined || config['export-timeout'] !== DEFAULT_EXPORT_TIMEOUT_MS) {
+      warnings.push(`metrics export timeout ${timeoutMs} ms exceeds the interval ${intervalMs} ms; using ${intervalMs} ms`);
+    }
     timeoutMs = intervalMs;
   }
   return {

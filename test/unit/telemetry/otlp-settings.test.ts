@@ -102,11 +102,15 @@ describe('metrics push settings', () => {
     assert.equal(bad.warnings.length, 3, bad.warnings.join('\n'));
   });
 
-  it('the timeout never exceeds the interval', () => {
+  it('the timeout never exceeds the interval; warned about only when a timeout was set', () => {
     const s = metrics({ exporter: 'otlp', 'export-interval': '1s', 'export-timeout': '5s' });
     assert.ok(s.push);
     assert.equal(s.timeoutMs, 1000);
     assert.equal(s.warnings.length, 1);
+    const quiet = metrics({ exporter: 'otlp' }, { OTEL_METRIC_EXPORT_INTERVAL: '300' });
+    assert.ok(quiet.push);
+    assert.equal(quiet.timeoutMs, 300);
+    assert.deepEqual(quiet.warnings, []);
   });
 
   it('a bad otlp-endpoint is a config error naming the key', () => {
