@@ -18,7 +18,11 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-node --import tsx --test --test-reporter=spec --test-timeout=300000 "$@" "${files[@]}" 2>&1 | tee "$log"
+# Three files at once (node's default is cores - 1, i.e. one here): most of a file's time is spent
+# waiting on real timers, processes and sockets, not on the CPU, and every test binds free ports
+# only and waits for conditions, never for time, so files do not disturb each other.
+# TEST_CONCURRENCY overrides it (1 runs the files one by one).
+node --import tsx --test --test-reporter=spec --test-timeout=300000 --test-concurrency="${TEST_CONCURRENCY:-3}" "$@" "${files[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 tests=$(grep -E '^ℹ tests [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)

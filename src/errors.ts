@@ -86,46 +86,53 @@ export class HttpRouteConflictError extends EchoError {
   readonly code = 'ECHO_ERR_HTTP_ROUTE_CONFLICT';
 }
 
-/** An HTTP request was malformed (bad query parameter, bad body): answered with a 4xx. */
-export class HttpBadRequestError extends EchoError {
-  readonly code = 'ECHO_ERR_HTTP_BAD_REQUEST';
-  /** The HTTP status to answer with (400 unless said otherwise). */
-  readonly status: number;
-  constructor(message: string, status = 400) {
-    super(message);
-    this.status = status;
-  }
-}
-
 /** A log file could not be opened or written. */
 export class LogSinkError extends EchoError {
   readonly code = 'ECHO_ERR_LOG_SINK';
 }
 
-/** OpenTelemetry set-up failed (reported, never fatal for the echo). */
-export class TelemetryError extends EchoError {
-  readonly code = 'ECHO_ERR_TELEMETRY_SETUP';
+/**
+ * Base of the errors a monitor request is answered with: each carries its HTTP status, and the
+ * listener answers `{code, message}` with that status.
+ */
+export abstract class HttpError extends EchoError {
+  /** The HTTP status of the answer. */
+  abstract readonly status: number;
+}
+
+/** An HTTP request was malformed (bad query parameter, bad body, bad target): answered with a 400. */
+export class HttpBadRequestError extends HttpError {
+  readonly code = 'ECHO_ERR_HTTP_BAD_REQUEST';
+  readonly status = 400;
+}
+
+/** A request body is larger than `max_body_size`: answered with a 413 (and the connection closed). */
+export class HttpPayloadTooLargeError extends HttpError {
+  readonly code = 'ECHO_ERR_HTTP_PAYLOAD_TOO_LARGE';
+  readonly status = 413;
 }
 
 /** No handler serves the requested path, or the path names an unknown action: answered with a 404. */
-export class HttpNotFoundError extends EchoError {
+export class HttpNotFoundError extends HttpError {
   readonly code = 'ECHO_ERR_HTTP_NOT_FOUND';
   readonly status = 404;
 }
 
 /** The path exists but not for the request's method: answered with a 405 and an `Allow` header. */
-export class HttpMethodNotAllowedError extends EchoError {
+export class HttpMethodNotAllowedError extends HttpError {
   readonly code = 'ECHO_ERR_HTTP_METHOD_NOT_ALLOWED';
   readonly status = 405;
 }
 
-/** A handler failed unexpectedly: answered with a 500 that never carries the stack. */
-export class HttpInternalError extends EchoError {
-  readonly code = 'ECHO_ERR_HTTP_INTERNAL';
-  readonly status = 500;
-}
+/** The code of the bare 500 a request gets when a handler fails unexpectedly (no stack, no details). */
+export const HTTP_INTERNAL_ERROR_CODE = 'ECHO_ERR_HTTP_INTERNAL';
 
 /** An echo worker process (cluster mode) failed to start; the message is the worker's own error. */
 export class ClusterWorkerError extends EchoError {
   readonly code = 'ECHO_ERR_CLUSTER_WORKER';
+}
+
+/** The message of any thrown value: an Error's `message`, anything else as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CliUsageError } from '../errors.js';
+import { CliUsageError, errorMessage } from '../errors.js';
 
 /** What the command line asks for. */
 export type CliCommand =
@@ -84,7 +84,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
 /** Node's parseArgs messages are long and mention internals; keep the part a person needs. */
 function usageProblem(error: unknown): string {
   const code = (error as { code?: string }).code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const flag = /'([^']+)'/.exec(message)?.[1];
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':

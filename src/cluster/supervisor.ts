@@ -1,29 +1,26 @@
 /**
  * The primary's side of cluster mode (`tcp-echo.workers` > 1): takes the place of the echo
  * component in the primary. It forks the workers (each runs logging, statistics-storage, tracer
- * and tcp-echo from the primary's config), replaces and counts a worker that dies, gathers the
- * workers' metrics for every monitor request (bounded: a stuck worker cannot hang `/metrics`),
+ * and tcp-echo from the primary's config), replaces and counts a worker that dies, hands
+ * statistics-storage the collector that gathers the workers' metrics (worker-metrics.ts),
  * forwards SIGUSR1 (log reopen), and drains every worker on shutdown.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { BatchObservableCallback } from '@opentelemetry/api';
-import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Component, Lifecycle } from '../components/component.js';
 import type { ReadinessGate } from '../components/readiness.js';
 import { ClusterWorkerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { mergeScopeMetrics, monotonicPart } from '../telemetry/metrics/merge.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import { LogRelay, workerStdio } from './log-relay.js';
 import { isOurs, TAG, WORKER_SLOT_ENV, type PrimaryMessage, type WorkerMessage } from './protocol.js';
+import { WorkerMetrics } from './worker-metrics.js';
 
 /** How long all workers may take to report ready at start before start fails. */
-export const START_TIMEOUT_MS = 30_000;
-/** How long one collection waits for a worker's answer; a late worker counts as a timeout. */
-export const COLLECT_TIMEOUT_MS = 1000;
+const START_TIMEOUT_MS = 30_000;
 /** Restart delay after a worker died young: doubles per consecutive early death, up to the maximum. */
-export const RESTART_BACKOFF_MS = { first: 100, max: 10_000 } as const;
+const RESTART_BACKOFF_MS = { first: 100, max: 10_000 } as const;
 /** A worker that lived at least this long died "old": its replacement starts at once. */
 const STABLE_AFTER_MS = 5000;
 /** After the stop timeout, how long killed workers get to be reaped. */
@@ -70,8 +67,6 @@ interface Slot {
   /** Early deaths in a row: the restart backoff exponent. */
   failures: number;
   restartTimer: NodeJS.Timeout | undefined;
-  /** The worker's last collected metrics (what counts for it when it misses a collection). */
-  last: ScopeMetrics[] | undefined;
   /** The worker said hello: it listens for messages (earlier ones could be lost). */
   greeted: boolean;
   shutdownSent: boolean;
@@ -91,13 +86,9 @@ export class EchoCluster implements Component {
   readonly #log: Logger;
   readonly #slots: Slot[];
   readonly #relay = new LogRelay();
-  readonly #pending = new Map<number, { slot: Slot; done: (metrics: ScopeMetrics[] | undefined) => void }>();
+  readonly #metrics: WorkerMetrics;
   readonly #disposers: Array<() => void> = [];
-  /** Monotonic totals (RATE, HIST_RATE) of workers that are gone, so the service's counters never go back. */
-  #retired: ScopeMetrics[] = [];
   #restarts = 0;
-  #collectTimeouts = 0;
-  #nextId = 1;
   #starting: { resolve: () => void; reject: (error: Error) => void } | undefined;
   /** Told when the last running worker has exited (shutdown waits on it). */
   readonly #exitWaiters = new Set<() => void>();
@@ -116,12 +107,12 @@ export class EchoCluster implements Component {
       startedAt: 0,
       failures: 0,
       restartTimer: undefined,
-      last: undefined,
       greeted: false,
       shutdownSent: false,
     }));
+    this.#metrics = new WorkerMetrics(this.#slots, (worker, message) => this.#send(worker, message), this.#log);
     if (options.storage) {
-      options.storage.setRemoteSource(() => this.collect());
+      options.storage.setCollector(this.#metrics.collector);
       this.#registerInstruments(options.storage);
     }
     // Workers begin draining when shutdown begins, in parallel with the primary's own wait.
@@ -170,20 +161,6 @@ export class EchoCluster implements Component {
     this.#started = true;
     this.#options.serving?.open();
     this.#log.info(`${this.#options.workers} echo workers ready`, { workers: this.#options.workers, pids: this.pids.join(',') });
-  }
-
-  /**
-   * Asks every ready worker for its metrics (in parallel, each bounded by COLLECT_TIMEOUT_MS) and
-   * returns the collections the service's totals consist of: the retired totals of dead workers and
-   * each worker's latest answer (its previous one when it did not answer in time, so counters never
-   * go backwards because of a slow worker).
-   */
-  async collect(): Promise<ScopeMetrics[][]> {
-    await Promise.all(this.#slots.map((slot) => (slot.state === 'ready' ? this.#ask(slot) : undefined)));
-    const collections: ScopeMetrics[][] = [];
-    if (this.#retired.length > 0) collections.push(this.#retired);
-    for (const slot of this.#slots) if (slot.last) collections.push(slot.last);
-    return collections;
   }
 
   /** Tells every worker to drain, waits for all to exit (bounded by stopTimeoutMs), then kills the rest. */
@@ -249,7 +226,7 @@ export class EchoCluster implements Component {
     slot.worker = worker;
     slot.state = 'starting';
     slot.startedAt = performance.now();
-    slot.last = undefined;
+    this.#metrics.forget(slot);
     slot.greeted = false;
     slot.shutdownSent = false;
     this.#relay.attach(worker.process.stdout, '@stdout');
@@ -279,11 +256,9 @@ export class EchoCluster implements Component {
         if (this.#starting) this.#starting.reject(new ClusterWorkerError(message.message));
         else this.#log.error(`echo worker ${slot.number} failed to start: ${message.message}`, { worker: slot.number });
         return;
-      case 'metrics': {
-        const pending = this.#pending.get(message.id);
-        if (pending && pending.slot === slot) pending.done(message.scopeMetrics);
+      case 'metrics':
+        this.#metrics.answer(slot, message.id, message.scopeMetrics);
         return;
-      }
     }
   }
 
@@ -292,10 +267,7 @@ export class EchoCluster implements Component {
     const wasReady = slot.state === 'ready';
     slot.state = 'exited';
     if (this.alive === 0) this.#options.serving?.close();
-    // What the worker counted stays in the totals; its gauges ended with it.
-    if (slot.last) this.#retired = mergeScopeMetrics([this.#retired, monotonicPart(slot.last)]);
-    slot.last = undefined;
-    for (const pending of [...this.#pending.values()]) if (pending.slot === slot) pending.done(undefined);
+    this.#metrics.retire(slot);
     if (this.#slots.every((s) => s.state === 'exited')) for (const done of [...this.#exitWaiters]) done();
     const how = signal ? `signal ${signal}` : `code ${code}`;
     if (this.#starting) {
@@ -315,32 +287,6 @@ export class EchoCluster implements Component {
       restart_in_ms: delay,
     });
     slot.restartTimer = setTimeout(() => this.#fork(slot), delay);
-  }
-
-  /** One worker's collection: resolves when it answered or COLLECT_TIMEOUT_MS passed (never rejects). */
-  #ask(slot: Slot): Promise<void> {
-    const worker = slot.worker as Worker;
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        this.#collectTimeouts++;
-        this.#log.warning(`echo worker ${slot.number} did not answer a metrics collection in ${COLLECT_TIMEOUT_MS} ms`, {
-          worker: slot.number,
-        });
-        resolve();
-      }, COLLECT_TIMEOUT_MS);
-      this.#pending.set(id, {
-        slot,
-        done: (metrics) => {
-          clearTimeout(timer);
-          this.#pending.delete(id);
-          if (metrics && slot.worker === worker && slot.state === 'ready') slot.last = metrics;
-          resolve();
-        },
-      });
-      this.#send(worker, { tag: TAG, kind: 'collect', id });
-    });
   }
 
   #send(worker: Worker, message: PrimaryMessage): void {
@@ -375,24 +321,13 @@ export class EchoCluster implements Component {
     const callback: BatchObservableCallback = (result) => {
       result.observe(restarts, this.#restarts);
       result.observe(alive, this.alive);
-      result.observe(timeouts, this.#collectTimeouts);
+      result.observe(timeouts, this.#metrics.timeouts);
       for (const slot of this.#slots) {
-        const active = slot.state === 'ready' && slot.last ? activeSockets(slot.last) : undefined;
+        const active = this.#metrics.activeSockets(slot);
         if (active !== undefined) result.observe(sockets, active, slotLabels[slot.number - 1]);
       }
     };
     meter.addBatchObservableCallback(callback, observables);
     this.#disposers.push(() => meter.removeBatchObservableCallback(callback, observables));
   }
-}
-
-/** `tcp-echo.sockets.active` in one worker's collection. */
-function activeSockets(collection: readonly ScopeMetrics[]): number | undefined {
-  for (const scope of collection) {
-    for (const metric of scope.metrics) {
-      if (metric.descriptor.name !== 'tcp-echo.sockets.active' || metric.dataPointType !== DataPointType.SUM) continue;
-      return metric.dataPoints.reduce((sum, p) => sum + p.value, 0);
-    }
-  }
-  return undefined;
 }

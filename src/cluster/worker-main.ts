@@ -10,7 +10,7 @@ import cluster from 'node:cluster';
 import type { ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { ComponentDefinition } from '../components/component.js';
 import { ComponentManager } from '../components/manager.js';
-import { EchoError } from '../errors.js';
+import { EchoError, errorMessage } from '../errors.js';
 import { flushLogs, getLogger } from '../log/index.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import { isOurs, TAG, WORKER_SLOT_ENV, type PrimaryMessage, type WorkerMessage } from './protocol.js';
@@ -74,7 +74,7 @@ export async function runEchoWorker(
   const onFatal = (kind: string) => (error: unknown) => {
     if (fatal) process.exit(1);
     fatal = true;
-    log.critical(`${kind}: ${error instanceof Error ? error.message : String(error)}`, {
+    log.critical(`${kind}: ${errorMessage(error)}`, {
       stack: error instanceof Error ? error.stack : undefined,
     });
     // The primary replaces a worker that dies; a half-broken one must not linger.
@@ -96,7 +96,7 @@ export async function runEchoWorker(
     await manager.start();
     storage = manager.component<StatisticsStorage>('statistics-storage');
   } catch (error) {
-    const message = error instanceof EchoError ? error.message : `fatal: ${error instanceof Error ? error.message : String(error)}`;
+    const message = error instanceof EchoError ? error.message : `fatal: ${errorMessage(error)}`;
     send({ tag: TAG, kind: 'failed', message, code: error instanceof EchoError ? error.code : undefined });
     await flushLogs();
     exitSoon(1);
@@ -113,9 +113,9 @@ export async function runEchoWorker(
 async function collect(storage: StatisticsStorage | undefined): Promise<ScopeMetrics[] | undefined> {
   if (!storage) return [];
   try {
-    return await storage.collectLocal();
+    return (await storage.collect()).scopeMetrics;
   } catch (error) {
-    getLogger('cluster-worker').warning(`metrics collection failed: ${error instanceof Error ? error.message : String(error)}`);
+    getLogger('cluster-worker').warning(`metrics collection failed: ${errorMessage(error)}`);
     return undefined;
   }
 }

@@ -8,13 +8,13 @@ import { USAGE, USAGE_HINT, packageVersion, parseCliArgs, type CliCommand } from
 import { loadStaticConfig, originOf } from '../config/load.js';
 import { staticConfigSchema } from '../config/manager-schema.js';
 import { toSchemaDocument } from '../config/schema.js';
-import { CliUsageError, ConfigError, EchoError } from '../errors.js';
+import { CliUsageError, ConfigError, EchoError, errorMessage } from '../errors.js';
 import { flushLogs, getLogger } from '../log/index.js';
 import type { ComponentDefinition } from './component.js';
 import { ComponentManager } from './manager.js';
 
 /** Exit codes (documented in `--help` and docs/configuration.md). */
-export const EXIT = {
+const EXIT = {
   OK: 0,
   /** Bad config, failed start, or a fatal error at runtime. */
   FAILURE: 1,
@@ -87,7 +87,7 @@ async function run(
   const onFatal = (kind: string) => (error: unknown) => {
     if (fatal) process.exit(EXIT.FAILURE);
     fatal = true;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     log.critical(`${kind}: ${message}`, { stack: error instanceof Error ? error.stack : undefined });
     printLine(`fatal: ${kind}: ${message}`);
     // Node's state after an uncaught exception is not trustworthy; give the components a bounded

@@ -3,27 +3,17 @@
  * anything is built, constructs the components in list order, starts them in list order, and
  * stops them in reverse. It is also the service's Lifecycle (`stopping`, `onStopping`).
  */
-import {
-  ComponentMissingError,
-  ComponentStartError,
-  ConfigMissingKeyError,
-  ConfigUnknownKeyError,
-  ConfigValueError,
-  EchoError,
-  type ConfigLocation,
-} from '../errors.js';
+import { ComponentMissingError, ComponentStartError, ConfigMissingKeyError, ConfigValueError, EchoError, errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
-import { rootSettingsSchema, withLoadEnabled } from '../config/manager-schema.js';
 import { nearest } from '../config/nearest.js';
-import { describeValue, validate, type Infer } from '../config/schema.js';
+import { validateStaticConfig, type SectionPlan } from '../config/static-config.js';
 import type { Component, ComponentContext, ComponentDefinition, Lifecycle, ManagerSettings } from './component.js';
 import { Readiness } from './readiness.js';
 
-const COMPONENTS_PATH = 'components_manager.components';
 const log = getLogger('components-manager');
 
-/** The validated `components_manager` settings (without the component sections). */
-export type RootSettings = Infer<typeof rootSettingsSchema>;
+/** One component section after validation. */
+type Plan = SectionPlan<ComponentDefinition>;
 
 /** Options of a ComponentManager. */
 export interface ManagerOptions {
@@ -31,94 +21,9 @@ export interface ManagerOptions {
   readonly construct?: (name: string) => boolean;
 }
 
-/** One component section after validation. */
-interface Plan {
-  readonly definition: ComponentDefinition;
-  /** The section's validated config, `load-enabled` removed. */
-  readonly config: Record<string, unknown>;
-  /** Whether the component is built: the section is present (or loads by default) and not disabled. */
-  readonly load: boolean;
-  /** Why it is not loaded (and what to do), for the error of a component that needs it. */
-  readonly skipReason: string;
-  /** The config key that keeps it from loading, if a config choice does: its section is absent, or disabled. */
-  readonly skipAt?: ConfigLocation & { readonly why: 'absent' | 'disabled' };
-}
-
 interface Entry {
   readonly name: string;
   readonly component: Component;
-}
-
-/**
- * Validates the whole substituted config (`root`) against the manager's and every component's
- * schema. Throws the first ConfigError, which names the file and the dotted key path; nothing is
- * constructed until this passed.
- */
-export function validateStaticConfig(
-  definitions: readonly ComponentDefinition[],
-  file: string,
-  root: Readonly<Record<string, unknown>>,
-): { settings: ManagerSettings; root: RootSettings; plans: readonly Plan[] } {
-  const manager = root.components_manager;
-  const sections = isMapping(manager) ? manager.components : undefined;
-  // `components` is validated section by section below, with each component's own schema.
-  const withoutSections = isMapping(manager) ? { ...root, components_manager: omit(manager, 'components') } : root;
-  const validated = validate(rootSettingsSchema, withoutSections, { file, keyPath: '' });
-  if (sections === undefined) {
-    throw new ConfigMissingKeyError(
-      { file, keyPath: COMPONENTS_PATH },
-      'required key is missing (a mapping of component sections, e.g. tcp-echo: { port: 8181 })',
-    );
-  }
-  if (sections !== null && !isMapping(sections)) {
-    throw new ConfigValueError({ file, keyPath: COMPONENTS_PATH }, 'expected a mapping of component sections by name');
-  }
-  const present: Record<string, unknown> = sections ?? {};
-  const cm = validated.components_manager;
-  checkTaskProcessorRefs(cm, { file, keyPath: 'components_manager' }, cm.task_processors);
-
-  const names = definitions.map((d) => d.name);
-  for (const name of Object.keys(present)) {
-    if (names.includes(name)) continue;
-    const hint = nearest(name, names);
-    throw new ConfigUnknownKeyError(
-      { file, keyPath: `${COMPONENTS_PATH}.${name}` },
-      `unknown component` + (hint ? `; did you mean '${hint}'?` : '') + ` (components: ${names.join(', ')})`,
-    );
-  }
-
-  const plans = definitions.map((definition): Plan => {
-    const has = Object.hasOwn(present, definition.name);
-    const at: ConfigLocation = { file, keyPath: `${COMPONENTS_PATH}.${definition.name}` };
-    if (definition.schema.kind !== 'object') {
-      throw new TypeError(`component '${definition.name}' must declare an object schema, not ${definition.schema.kind}`);
-    }
-    if (!has && !definition.loadByDefault) {
-      return {
-        definition,
-        config: {},
-        load: false,
-        skipReason: `add a '${definition.name}:' section under ${COMPONENTS_PATH}`,
-        skipAt: { ...at, why: 'absent' },
-      };
-    }
-    const full = validate(withLoadEnabled(definition.schema), present[definition.name], at) as Record<string, unknown>;
-    const { 'load-enabled': enabled, ...config } = full;
-    checkTaskProcessorRefs(config, at, cm.task_processors);
-    return {
-      definition,
-      config,
-      load: enabled !== false,
-      skipReason: `it has 'load-enabled: false'`,
-      skipAt: { file, keyPath: `${at.keyPath}.load-enabled`, why: 'disabled' },
-    };
-  });
-
-  const settings: ManagerSettings = {
-    gracefulShutdownIntervalMs: cm.graceful_shutdown_interval,
-    mainWorkerThreads: cm.task_processors['main-task-processor']?.worker_threads,
-  };
-  return { settings, root: validated, plans };
 }
 
 /**
@@ -152,9 +57,13 @@ export class ComponentManager implements Lifecycle {
   ) {
     const duplicate = definitions.find((d, i) => definitions.findIndex((e) => e.name === d.name) !== i);
     if (duplicate) throw new TypeError(`component '${duplicate.name}' is listed twice`);
-    const { settings, plans } = validateStaticConfig(definitions, file, root);
+    const { root: settings, plans } = validateStaticConfig(definitions, file, root);
     const construct = options.construct;
-    this.settings = settings;
+    const cm = settings.components_manager;
+    this.settings = {
+      gracefulShutdownIntervalMs: cm.graceful_shutdown_interval,
+      mainWorkerThreads: cm.task_processors['main-task-processor']?.worker_threads,
+    };
     this.configFile = file;
     this.#root = root;
     this.#plans = construct
@@ -220,7 +129,7 @@ export class ComponentManager implements Lifecycle {
       await this.stop({ graceful: false, quiet: true });
       if (error instanceof EchoError) throw error;
       throw new ComponentStartError(
-        `component '${current}' failed to ${phase}: ${error instanceof Error ? error.message : String(error)}`,
+        `component '${current}' failed to ${phase}: ${errorMessage(error)}`,
         { cause: error },
       );
     }
@@ -251,7 +160,7 @@ export class ComponentManager implements Lifecycle {
         log.debug(`stopping component '${entry.name}'`);
         await entry.component.stop();
       } catch (error) {
-        log.error(`component '${entry.name}' failed to stop: ${error instanceof Error ? error.message : String(error)}`);
+        log.error(`component '${entry.name}' failed to stop: ${errorMessage(error)}`);
       }
     }
     if (!quiet) log.info('all components stopped');
@@ -297,48 +206,10 @@ export class ComponentManager implements Lifecycle {
   }
 }
 
-/** A task processor name must be a key of `task_processors` (when the config declares any). */
-function checkTaskProcessorName(name: string, at: ConfigLocation, processors: Readonly<Record<string, unknown>>): void {
-  const known = Object.keys(processors);
-  if (known.length === 0 || known.includes(name)) return;
-  const hint = nearest(name, known);
-  throw new ConfigValueError(
-    at,
-    `${describeValue(name)} is not a task processor` +
-      (hint ? `; did you mean '${hint}'?` : '') +
-      ` (task_processors: ${known.join(', ')})`,
-  );
-}
-
-/**
- * userver resolves a component's `task_processor` (and `sockets_task_processor`,
- * `fs-task-processor`, ...) by name and fails on a typo; so do we, wherever the key is nested.
- */
-function checkTaskProcessorRefs(value: unknown, at: ConfigLocation, processors: Readonly<Record<string, unknown>>): void {
-  if (!isMapping(value) || Object.keys(processors).length === 0) return;
-  for (const [key, member] of Object.entries(value)) {
-    if (/task[_-]processor$/.test(key) && typeof member === 'string') {
-      checkTaskProcessorName(member, { file: at.file, keyPath: `${at.keyPath}.${key}` }, processors);
-    } else {
-      checkTaskProcessorRefs(member, { file: at.file, keyPath: `${at.keyPath}.${key}` }, processors);
-    }
-  }
-}
-
 function callListener(listener: () => void): void {
   try {
     listener();
   } catch (error) {
-    log.error(`an onStopping listener threw: ${error instanceof Error ? error.message : String(error)}`);
+    log.error(`an onStopping listener threw: ${errorMessage(error)}`);
   }
 }
-
-function omit(value: Record<string, unknown>, key: string): Record<string, unknown> {
-  const { [key]: _omitted, ...rest } = value;
-  return rest;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-

@@ -4,6 +4,7 @@
  * `#fallback`. The result is plain data, ready for schema validation.
  */
 import { ConfigError, ConfigValueError, type ConfigLocation } from '../errors.js';
+import { isMapping } from './mapping.js';
 import { describeValue, type AnySchema } from './schema.js';
 import { substitute } from './substitute.js';
 import { findUnknownKey } from './unknown-keys.js';
@@ -94,9 +95,6 @@ function readVars(varsFile: string, at: ConfigLocation): Record<string, unknown>
   return vars;
 }
 
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function describe(value: unknown): string {
   return Array.isArray(value) ? 'a list' : `${typeof value} ${describeValue(value)}`;

@@ -251,7 +251,7 @@ function badType(schema: AnySchema, value: unknown, at: ConfigLocation): ConfigV
 }
 
 /** A short human description of what a schema accepts, used in every error message. */
-export function describeType(schema: AnySchema): string {
+function describeType(schema: AnySchema): string {
   const range = (unit = '') =>
     schema.minimum !== undefined && schema.maximum !== undefined
       ? ` from ${schema.minimum}${unit} to ${schema.maximum}${unit}`

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ConfigFileError, ConfigUnknownKeyError, ConfigValueError, ConfigVarMissingError, type ConfigLocation } from '../errors.js';
+import { isMapping } from './mapping.js';
 import { nearest } from './nearest.js';
 import { describeValue } from './schema.js';
 import { MAX_ALIAS_COUNT, describeFsError, parseYaml } from './yaml-file.js';
@@ -45,7 +46,7 @@ export function substitute(value: unknown, sources: SubstitutionSources, at: Con
 }
 
 /** The `$name` in a value, if it is a var reference. */
-export function varReference(value: unknown): string | undefined {
+function varReference(value: unknown): string | undefined {
   return typeof value === 'string' ? VAR_REF.exec(value)?.[1] : undefined;
 }
 
@@ -165,9 +166,6 @@ function requireString(value: unknown, at: ConfigLocation, what: string): string
   throw new ConfigValueError(at, `${describeValue(value)} is not valid: expected ${what}`);
 }
 
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function child(at: ConfigLocation, key: string): ConfigLocation {
   return { file: at.file, keyPath: at.keyPath ? `${at.keyPath}.${key}` : key };

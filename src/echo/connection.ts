@@ -6,8 +6,8 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import type { ConnectionInfo, ConnectionTrace, ConnectionTracer } from '../telemetry/connection-trace.js';
-import { bytesSent, type CloseReason, type EchoStats } from './stats.js';
+import type { CloseReason, ConnectionInfo, ConnectionTrace, ConnectionTracer } from '../telemetry/connection-trace.js';
+import { bytesSent, type EchoStats } from './stats.js';
 
 /** Socket errors that only mean the peer went away: an ordinary close with reason `reset`. */
 const PEER_GONE: ReadonlySet<string | undefined> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);

@@ -2,27 +2,27 @@
  * The `tcp-echo` component (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens,
  * hands each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop.
  */
-import cluster from 'node:cluster';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { EchoCluster } from '../cluster/supervisor.js';
-import { isEchoWorker, workerSlot } from '../cluster/worker-main.js';
-import { resolveWorkers, workersSchema } from '../cluster/workers-option.js';
-import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
+import type { Component, ComponentContext } from '../components/component.js';
 import type { ReadinessGate } from '../components/readiness.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
-import type { Logger } from '../log/logger.js';
+import type { LogFields, Logger } from '../log/logger.js';
+import { formatAddress, listen } from '../net/listen.js';
 import { NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
-import { formatAddress, listen } from './listen.js';
+import { registerEchoInstruments } from './echo-instruments.js';
 import { EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
 export const ECHO_COMPONENT_NAME = 'tcp-echo';
+
+const PORT_KEY = `components_manager.components.${ECHO_COMPONENT_NAME}.port`;
 
 /** Longest a Node.js timer can wait (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -36,12 +36,16 @@ export const SHUTDOWN_FLUSH_MS = 1000;
 /** At most one "rejected" log line per this interval; the metric counts every rejection. */
 const REJECT_LOG_INTERVAL_MS = 1000;
 
-/** Schema of the `tcp-echo` section (userver's `tcp_acceptor_base.yaml` plus tcp-echo's limits). */
-export const echoSchema = object({
-  description:
-    'TCP echo listener: whatever a client sends on a connection comes back on that connection, ' +
-    'in order, while it is still sending (full duplex)',
-  properties: {
+/** What the `tcp-echo` section describes. */
+export const ECHO_DESCRIPTION =
+  'TCP echo listener: whatever a client sends on a connection comes back on that connection, ' +
+  'in order, while it is still sending (full duplex)';
+
+/**
+ * The options of one echo listener (userver's `tcp_acceptor_base.yaml` plus tcp-echo's limits);
+ * the `tcp-echo` section adds `workers` (src/cluster/) before the userver-compatibility keys.
+ */
+export const echoProperties = {
     port: integer({
       description: 'TCP port to listen on; 0 picks a free port (the "Listening on" log line names it)',
       minimum: 0,
@@ -93,17 +97,18 @@ export const echoSchema = object({
         maximum: MAX_TIMER_MS,
       }),
     ),
-    workers: workersSchema,
     task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js accepts on its one event loop' }),
     ),
     sockets_task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js serves sockets on its one event loop' }),
     ),
-  },
-});
+};
 
-/** The validated `tcp-echo` section. */
+/** Schema of one echo listener's options (the `tcp-echo` section without `workers`). */
+export const echoSchema = object({ description: ECHO_DESCRIPTION, properties: echoProperties });
+
+/** The validated options of one echo listener. */
 export type EchoConfig = Infer<typeof echoSchema>;
 
 /** The echo acceptor. Its counters are `stats`; `port` is the bound port once started. */
@@ -130,16 +135,14 @@ export class EchoComponent implements Component {
   private rejectedUnlogged = 0;
   private lastRejectLog = -Infinity;
 
-  constructor(config: EchoConfig, context: ComponentContext) {
+  /** `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`). */
+  constructor(config: EchoConfig, context: ComponentContext, logFields?: LogFields) {
     this.config = config;
     this.gracefulShutdownMs = config.graceful_shutdown_interval ?? context.manager.gracefulShutdownIntervalMs;
-    // In a cluster worker every line names the worker, so a connection's lines lead to its process.
-    const slot = workerSlot();
-    this.logger =
-      slot === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child({ worker: slot, pid: process.pid });
+    this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
-    context.findOptional<StatisticsStorage>('statistics-storage')?.registerEchoStats(this.stats);
+    context.findOptional<StatisticsStorage>('statistics-storage')?.register((meter) => registerEchoInstruments(meter, this.stats));
     this.connectionDeps = {
       stats: this.stats,
       tracer: this.tracer,
@@ -169,7 +172,7 @@ export class EchoComponent implements Component {
   async start(): Promise<void> {
     if (this.acceptingStopped) return;
     const { address, port, backlog } = this.config;
-    const bound = await listen(this.server, { address, port, backlog }, ECHO_COMPONENT_NAME);
+    const bound = await listen(this.server, { address, port, backlog }, { component: ECHO_COMPONENT_NAME, portKey: PORT_KEY });
     this.boundPort = bound.port;
     if (this.acceptingStopped) {
       // Shutdown began while we were binding.
@@ -241,7 +244,7 @@ export class EchoComponent implements Component {
       // Only the tracer can throw here, before the connection touched the socket or the counters.
       socket.on('error', () => {});
       socket.destroy();
-      this.logger.error(`could not set up an accepted connection: ${String(error)}`);
+      this.logger.error(`could not set up an accepted connection: ${errorMessage(error)}`);
     }
   };
 
@@ -275,39 +278,3 @@ export class EchoComponent implements Component {
     this.logger.error(`accepting a connection failed: ${error.message}`);
   };
 }
-
-/**
- * Extra time the primary gives its workers to stop, on top of the drain window and the final
- * flush of open connections: their tracer's span flush and their log flush (2 s each at most).
- */
-const WORKER_STOP_MARGIN_MS = 10_000;
-
-/**
- * The `tcp-echo` component definition. With `workers` > 1 the primary process runs an EchoCluster
- * in its place (the echo runs in worker processes); in a worker and with one process, the echo itself.
- */
-export const echoComponent = defineComponent({
-  name: ECHO_COMPONENT_NAME,
-  schema: echoSchema,
-  create: (config, context): Component => {
-    const workers = resolveWorkers(config.workers, context.manager.mainWorkerThreads);
-    if (workers === 1 || isEchoWorker()) return new EchoComponent(config, context);
-    if (!cluster.isPrimary) {
-      // Run by another cluster primary (e.g. a process manager's cluster mode): it owns the forking.
-      getLogger(ECHO_COMPONENT_NAME).warning(`workers: ${workers} ignored: this process is a worker of another cluster primary`);
-      return new EchoComponent(config, context);
-    }
-    if (context.staticConfig === undefined) throw new TypeError('tcp-echo: cluster mode needs context.staticConfig');
-    const drainMs = Math.max(config.graceful_shutdown_interval ?? 0, context.manager.gracefulShutdownIntervalMs);
-    return new EchoCluster({
-      workers,
-      configFile: context.configFile,
-      root: context.staticConfig,
-      lifecycle: context.lifecycle,
-      serving: context.readiness?.gate(ECHO_COMPONENT_NAME),
-      storage: context.findOptional<StatisticsStorage>('statistics-storage'),
-      stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
-      logger: getLogger('echo-cluster'),
-    });
-  },
-});

@@ -4,10 +4,7 @@
  * runs per data chunk: byte totals are read from the sockets' own counters when asked.
  */
 import type { Socket } from 'node:net';
-
-/** Why a connection ended. A small fixed set: it is a metric label. */
-export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
 
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {

@@ -18,7 +18,7 @@
  */
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
 import { integer, object, optional, string, type Infer } from '../config/schema.js';
-import { ConfigValueError } from '../errors.js';
+import { ConfigValueError, errorMessage } from '../errors.js';
 import { getLogger, registry } from './index.js';
 import { LOG_FORMATS } from './line-encoder.js';
 import { LOG_LEVELS } from './logger.js';
@@ -180,7 +180,7 @@ class LoggingComponent implements Component {
           if (!isSpecialSink(sink.target.name)) log.info('SIGUSR1: log file reopened', { file_path: sink.target.name });
         },
         (error: unknown) =>
-          log.error(`SIGUSR1: ${error instanceof Error ? error.message : String(error)}; still writing to the old file`),
+          log.error(`SIGUSR1: ${errorMessage(error)}; still writing to the old file`),
       ),
     );
   };

@@ -4,7 +4,7 @@
  */
 import type { ComponentContext } from '../components/component.js';
 import { describeValue, object, optional, string, type AnySchema, type Schema } from '../config/schema.js';
-import { ConfigValueError, HttpRouteConflictError } from '../errors.js';
+import { ConfigValueError, errorMessage, HttpRouteConflictError } from '../errors.js';
 import type { HttpHandler } from './http.js';
 import { parseMethods, pathTemplateProblem } from './router.js';
 import type { HttpServer } from './server-component.js';
@@ -52,7 +52,7 @@ export function mountHandler(
   try {
     methods = parseMethods(route.method);
   } catch (error) {
-    throw new ConfigValueError(at(key.method), (error as Error).message);
+    throw new ConfigValueError(at(key.method), errorMessage(error));
   }
   try {
     server.addHandler({ method: methods, path: route.path, owner: section }, handler);

@@ -1,5 +1,6 @@
 /** What monitor handlers receive and return: plain data, no Node streams (handlers stay testable). */
 import type { IncomingHttpHeaders } from 'node:http';
+import { EchoError, HTTP_INTERNAL_ERROR_CODE, HttpError } from '../errors.js';
 
 /** One parsed HTTP request, body fully read (bounded by the listener's `max_body_size`). */
 export interface HttpRequest {
@@ -21,7 +22,7 @@ export interface HttpResponse {
   readonly body: string | Buffer;
 }
 
-/** Serves one route. May throw an HttpBadRequestError (its status) or HttpNotFoundError (404). */
+/** Serves one route. May throw an HttpError (answered with its status), e.g. HttpBadRequestError (400). */
 export type HttpHandler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 
 /** Where a handler is mounted. */
@@ -40,6 +41,16 @@ export function jsonResponse(status: number, value: unknown): HttpResponse {
 }
 
 /** The JSON body of every error answer: `{"code": "ECHO_ERR_...", "message": "..."}`. */
-export function errorResponse(status: number, code: string, message: string): HttpResponse {
+function errorResponse(status: number, code: string, message: string): HttpResponse {
   return jsonResponse(status, { code, message });
+}
+
+/**
+ * The answer to any thrown value: an HttpError with its status and code, another EchoError as a
+ * 500 with its code, anything else as a bare 500 that carries no detail.
+ */
+export function responseForError(error: unknown): HttpResponse {
+  if (error instanceof HttpError) return errorResponse(error.status, error.code, error.message);
+  if (error instanceof EchoError) return errorResponse(500, error.code, error.message);
+  return errorResponse(500, HTTP_INTERNAL_ERROR_CODE, 'internal error (see the service log)');
 }

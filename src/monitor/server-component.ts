@@ -16,20 +16,15 @@ import {
   string,
   type Infer,
 } from '../config/schema.js';
-import {
-  ConfigValueError,
-  EchoError,
-  HttpBadRequestError,
-  HttpInternalError,
-  HttpMethodNotAllowedError,
-  HttpNotFoundError,
-  ListenError,
-} from '../errors.js';
+import { ConfigValueError, EchoError, errorMessage, HttpMethodNotAllowedError, HttpNotFoundError } from '../errors.js';
 import { getLogger } from '../log/index.js';
-import { errorResponse, type HttpHandler, type HttpRequest, type HttpResponse, type RouteSpec } from './http.js';
+import { formatAddress, listen } from '../net/listen.js';
+import { responseForError, type HttpHandler, type HttpRequest, type HttpResponse, type RouteSpec } from './http.js';
+import { decodeParams, hasBody, parseTarget, readBody, type RequestTarget } from './request.js';
 import { Router } from './router.js';
 
 const COMPONENT = 'server';
+const PORT_KEY = `components_manager.components.${COMPONENT}.listener.port`;
 
 /** Schema of `server.listener`. */
 export const listenerSchema = object({
@@ -142,26 +137,11 @@ export class HttpServer implements Component {
   /** Binds the listener; a failure becomes a ListenError naming the component, address and port. */
   async start(): Promise<void> {
     const { address, port, backlog } = this.#config;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException) => {
-        reject(
-          new ListenError(
-            `${COMPONENT}: cannot listen on ${address}:${port}: ${error.code ?? error.message}` +
-              (error.code === 'EADDRINUSE' ? ' (the port is in use; set components_manager.components.server.listener.port)' : ''),
-            { cause: error },
-          ),
-        );
-      };
-      this.#server.once('error', onError);
-      this.#server.listen({ host: address, port, backlog }, () => {
-        this.#server.off('error', onError);
-        resolve();
-      });
-    });
+    const bound = await listen(this.#server, { address, port, backlog }, { component: COMPONENT, portKey: PORT_KEY });
     this.#listening = true;
     // A listening server's later errors (EMFILE on accept) must be logged, not crash the process.
     this.#server.on('error', (error) => this.#log.error('monitor listener error', { error: error.message }));
-    this.#log.info(`monitor listening on ${address}:${this.port}`);
+    this.#log.info(`monitor listening on ${formatAddress(bound.address, bound.port)}`);
   }
 
   /** Stops accepting, closes idle keep-alive connections, and the rest after a short grace. Safe to call twice. */
@@ -198,7 +178,7 @@ export class HttpServer implements Component {
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.#handle(req, res).catch((error: unknown) => {
       // #handle answers every error itself; reaching here means the response could not be written.
-      this.#log.warning('monitor response failed', { error: String(error) });
+      this.#log.warning('monitor response failed', { error: errorMessage(error) });
       res.destroy();
     });
   }
@@ -207,22 +187,21 @@ export class HttpServer implements Component {
     // An aborted request must never surface as an unhandled 'error' event.
     req.on('error', ignore);
     const method = req.method ?? 'GET';
-    // Origin-form only (`/path?query`): absolute-form and `*` targets are not served here.
-    const target = req.url ?? '';
-    if (!target.startsWith('/')) {
+    let url: RequestTarget;
+    try {
+      url = parseTarget(req.url ?? '');
+    } catch (error) {
       req.resume();
-      return this.#send(req, res, fromError(new HttpBadRequestError('malformed request target: expected /path?query')));
+      return this.#send(req, res, responseForError(error));
     }
-    const q = target.indexOf('?');
-    const url = { pathname: q < 0 ? target : target.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
     const match = this.#router.match(method, url.pathname);
     if (match.kind === 'not-found') {
       req.resume();
-      return this.#send(req, res, fromError(new HttpNotFoundError(`no handler for ${url.pathname}`)));
+      return this.#send(req, res, responseForError(new HttpNotFoundError(`no handler for ${url.pathname}`)));
     }
     if (match.kind === 'method-not-allowed') {
       req.resume();
-      const answer = fromError(
+      const answer = responseForError(
         new HttpMethodNotAllowedError(`${method} is not allowed on ${url.pathname}; allowed: ${match.allow.join(', ')}`),
       );
       return this.#send(req, res, { ...answer, headers: { ...answer.headers, allow: match.allow.join(', ') } });
@@ -232,13 +211,13 @@ export class HttpServer implements Component {
       request = {
         method,
         path: url.pathname,
-        query: url.searchParams,
+        query: url.query,
         pathParams: decodeParams(match.params),
         headers: req.headers,
         body: await readBody(req, this.#config.max_body_size),
       };
     } catch (error) {
-      return this.#send(req, res, fromError(error), true);
+      return this.#send(req, res, responseForError(error), true);
     }
     let answer: HttpResponse;
     try {
@@ -247,7 +226,7 @@ export class HttpServer implements Component {
       if (!(error instanceof EchoError)) {
         this.#log.error('monitor handler failed', { path: url.pathname, error: describe(error) });
       }
-      answer = fromError(error);
+      answer = responseForError(error);
     }
     this.#send(req, res, answer);
   }
@@ -265,76 +244,7 @@ export class HttpServer implements Component {
   }
 }
 
-/** Maps any thrown value to an answer: typed errors to their status and code, the rest to a bare 500. */
-function fromError(error: unknown): HttpResponse {
-  if (error instanceof HttpBadRequestError) return errorResponse(error.status, error.code, error.message);
-  if (
-    error instanceof HttpNotFoundError ||
-    error instanceof HttpMethodNotAllowedError ||
-    error instanceof HttpInternalError
-  ) {
-    return errorResponse(error.status, error.code, error.message);
-  }
-  if (error instanceof EchoError) return errorResponse(500, error.code, error.message);
-  return errorResponse(500, 'ECHO_ERR_HTTP_INTERNAL', 'internal error (see the service log)');
-}
-
-function decodeParams(params: Record<string, string>): Record<string, string> {
-  const decoded: Record<string, string> = {};
-  for (const [name, value] of Object.entries(params)) {
-    try {
-      decoded[name] = decodeURIComponent(value);
-    } catch {
-      throw new HttpBadRequestError(`path segment '${value}' is not valid percent-encoding`);
-    }
-  }
-  return decoded;
-}
-
-/** Reads the whole body, or rejects with HttpBadRequestError(413) as soon as it would exceed `limit`. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    return Promise.reject(new HttpBadRequestError(`request body of ${declared} bytes exceeds max_body_size ${limit}`, 413));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    const onData = (chunk: Buffer) => {
-      length += chunk.length;
-      if (length <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      // Keep the stream flowing with no listener: the rest is discarded until the 413 (sent with
-      // `Connection: close`) ends the connection. Destroying now could lose the 413 itself.
-      cleanup();
-      reject(new HttpBadRequestError(`request body exceeds max_body_size ${limit} bytes`, 413));
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
 function ignore(): void {}
-
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-}
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);

@@ -2,8 +2,11 @@
  * What the echo acceptor asks of tracing, once per connection (never per chunk). The `tracer`
  * component provides the real implementation; `NOOP_CONNECTION_TRACER` serves when it is not loaded.
  */
-import type { CloseReason } from '../echo/stats.js';
 import type { Logger } from '../log/logger.js';
+
+/** Why a connection ended. A small fixed set: it is a metric label and a span attribute. */
+export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** Facts about an accepted socket, gathered once at accept. */
 export interface ConnectionInfo {

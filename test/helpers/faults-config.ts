@@ -5,6 +5,7 @@
  * anchor/alias bombs, deep nesting, huge strings). Each case says what the service must do with it.
  */
 import { stringify } from 'yaml';
+import { looksLikeStackTrace } from './monitor-client.js';
 import { baseComponents } from './service.js';
 
 /** mulberry32: a small, fast, seeded PRNG; good enough to pick mutations reproducibly. */
@@ -384,4 +385,27 @@ function substitutionCase(
   }
   echo['port#file'] = `/nonexistent/${rng.word(6)}`;
   return { index, label: 'port#file missing, no fallback', text: yaml(config), expect: { kind: 'error', keyPath: 'components_manager.components.tcp-echo.port' }, probe };
+}
+
+/**
+ * What is wrong with the way a config was rejected, or undefined when the rejection is as the
+ * contract says: one short line naming the file and (for a key-level fault) the key path, never a
+ * stack trace. `message` is what the service prints on stderr (or the error it would print).
+ */
+export function rejectionProblem(c: FuzzCase, message: string, file: string): string | undefined {
+  const head = `case ${c.index} (${c.label}): `;
+  const lines = message.split('\n').filter((l) => l.trim() !== '');
+  if (looksLikeStackTrace(message)) return `${head}stack trace in the message:\n${message.slice(0, 1500)}`;
+  if (c.expect.kind === 'start') return `${head}should start but was rejected: ${message.slice(0, 500)}`;
+  if (!message.includes(file)) return `${head}the message does not name the file ${file}: ${message.slice(0, 500)}`;
+  // Config errors of every kind (schema, cross-key rules, component wiring) are one short line.
+  if (lines.length !== 1) return `${head}expected one line, got ${lines.length}: ${message.slice(0, 800)}`;
+  if (message.length > 4096) return `${head}a ${message.length}-character message (huge values must be shortened): ${message.slice(0, 300)}`;
+  if (c.expect.kind === 'either' && !/components_manager\.|: <root>:|--config/.test(message)) {
+    return `${head}the message names no key path: ${message.slice(0, 500)}`;
+  }
+  if (c.expect.kind === 'error' && !message.includes(c.expect.keyPath)) {
+    return `${head}the message does not name ${c.expect.keyPath}: ${message.slice(0, 500)}`;
+  }
+  return undefined;
 }

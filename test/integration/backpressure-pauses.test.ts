@@ -24,13 +24,13 @@ test('backpressure pauses: zero for tiny connections, exactly one per real stall
   const service = await startService();
   t.after(() => service.stop());
   // The readiness probe's connection has closed before the counts start.
-  await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === 0, 60_000);
+  await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v: number) => v === 0, 60_000);
   await reset(service);
 
   // 10 connections, each echoing 3 bytes and closing: no backpressure at all.
   for (let i = 0; i < 10; i++) await roundTrip(service.echoPort, Buffer.from('abc'), [3]);
-  assert.equal(await metricUntil(service, 'tcp-echo.sockets.closed', {}, (v) => v === 10, 60_000), 10);
-  assert.equal(await metric(service, PAUSES), 0, 'tiny connections caused backpressure pauses');
+  assert.equal(await metricUntil(service, 'tcp-echo.sockets.closed', {}, 'exact', (v: number) => v === 10, 60_000), 10);
+  assert.equal(await metric(service, PAUSES, {}, 'exact'), 0, 'tiny connections caused backpressure pauses');
 
   // One client stops reading and writes until the service's write side is full (the service says
   // so: its pause count becomes 1), then reads everything back and closes.
@@ -45,7 +45,7 @@ test('backpressure pauses: zero for tiny connections, exactly one per real stall
     sent.push(chunk);
     sentBytes += chunk.length;
     socket.write(chunk);
-    pauses = await metric(service, PAUSES);
+    pauses = await metric(service, PAUSES, {}, 'exact');
     if (pauses > 0) break;
   }
   assert.equal(pauses, 1, `the stall after ${sentBytes} bytes`);
@@ -54,6 +54,6 @@ test('backpressure pauses: zero for tiny connections, exactly one per real stall
   const data = Buffer.concat(sent);
   assert.equal(firstDifference(await echoed, data), -1, 'the stalled echo came back whole and in order');
   await serverClosed(socket, 60_000);
-  assert.equal(await metricUntil(service, 'tcp-echo.sockets.closed', {}, (v) => v === 11, 60_000), 11);
-  assert.equal(await metric(service, PAUSES), 1, 'one stall, one pause (the close and the catch-up are none)');
+  assert.equal(await metricUntil(service, 'tcp-echo.sockets.closed', {}, 'exact', (v: number) => v === 11, 60_000), 11);
+  assert.equal(await metric(service, PAUSES, {}, 'exact'), 1, 'one stall, one pause (the close and the catch-up are none)');
 });

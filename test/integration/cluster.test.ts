@@ -12,27 +12,33 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
-import { collect, connect, firstDifference, ping, randomData, roundTrip, serverClosed, sleep } from '../helpers/echo-client.js';
+import {
+  collect,
+  connect,
+  firstDifference,
+  ping,
+  randomData,
+  roundTrip,
+  serverClosed,
+  sleep,
+  until,
+} from '../helpers/echo-client.js';
+import { metricNode, monitorJson, promSample, type MonitorSnapshot } from '../helpers/monitor-client.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { runCli, startService, type RunningService } from '../helpers/service.js';
 
-type Node = { value: unknown; labels: Record<string, string>; type: string };
-type Json = Record<string, Node[]>;
+type Json = MonitorSnapshot;
 
 let service: RunningService;
 before(async () => {
   service = await startService({ components: (c) => void (c['tcp-echo']!.workers = 2) });
-  await until(async () => value(await monitor(), 'tcp-echo.workers.alive') === 2, 'both workers ready');
+  await until(async () => value(await monitor(), 'tcp-echo.workers.alive') === 2, 'both workers ready', 20_000);
 });
 after(async () => {
   await service?.stop();
 });
 
-async function monitor(): Promise<Json> {
-  const response = await fetch(`${service.monitorUrl}/service/monitor?format=json`);
-  assert.equal(response.status, 200);
-  return (await response.json()) as Json;
-}
+const monitor = (): Promise<Json> => monitorJson(service.monitorUrl);
 
 async function prometheus(): Promise<string> {
   const response = await fetch(`${service.monitorUrl}/metrics`);
@@ -40,24 +46,9 @@ async function prometheus(): Promise<string> {
   return response.text();
 }
 
-function value(json: Json, path: string, labels: Record<string, string> = {}): unknown {
-  return json[path]?.find((n) => JSON.stringify(n.labels) === JSON.stringify(labels))?.value;
-}
+/** A node's value, labels matched exactly. */
+const value = (json: Json, path: string, labels: Record<string, string> = {}): unknown => metricNode(json, path, labels, 'exact')?.value;
 
-function promValue(text: string, series: string): number | undefined {
-  const escaped = series.replace(/[{}"+.]/g, (c) => `\\${c}`);
-  const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** Polls `probe` every 50 ms for at most `timeoutMs`. */
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function reset(): Promise<void> {
   const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
@@ -77,7 +68,7 @@ function workerPids(): Map<number, number> {
 }
 
 test('connections land on both workers and the totals of the whole service are exact', { timeout: 60_000 }, async () => {
-  await until(async () => value(await monitor(), 'tcp-echo.sockets.active') === 0, 'readiness probes closed');
+  await until(async () => value(await monitor(), 'tcp-echo.sockets.active') === 0, 'readiness probes closed', 20_000);
   await reset();
   const sockets: net.Socket[] = [];
   const sizes: number[] = [];
@@ -97,7 +88,7 @@ test('connections land on both workers and the totals of the whole service are e
         sizes.push(data.length);
         await ping(socket, data);
       }
-      await until(async () => (spread = await perWorker()).reduce((a, b) => a + b) === sockets.length, `per-worker open sockets summing to ${sockets.length}`);
+      await until(async () => (spread = await perWorker()).reduce((a, b) => a + b) === sockets.length, `per-worker open sockets summing to ${sockets.length}`, 20_000);
     }
     assert.ok(spread[0]! > 0 && spread[1]! > 0, `both workers hold connections: ${spread.join(' and ')}`);
     assert.equal(value(await monitor(), 'tcp-echo.sockets.active'), sockets.length);
@@ -107,7 +98,7 @@ test('connections land on both workers and the totals of the whole service are e
   await Promise.all(sockets.map((s) => serverClosed(s)));
   const sent = sizes.reduce((a, b) => a + b);
   const n = sockets.length;
-  await until(async () => value(await monitor(), 'tcp-echo.sockets.closed') === n, `${n} closed connections`);
+  await until(async () => value(await monitor(), 'tcp-echo.sockets.closed') === n, `${n} closed connections`, 20_000);
   const json = await monitor();
   assert.equal(value(json, 'tcp-echo.sockets.opened'), n);
   assert.equal(value(json, 'tcp-echo.sockets.active'), 0);
@@ -120,21 +111,21 @@ test('connections land on both workers and the totals of the whole service are e
   // Prometheus: one series per counter (never per pid), the alive gauge, a passing promtool check.
   const text = await prometheus();
   assert.equal(text.match(/^tcp_echo_sockets_opened_total\b.*$/gm)?.length, 1);
-  assert.equal(promValue(text, 'tcp_echo_workers_alive'), 2);
+  assert.equal(promSample(text, 'tcp_echo_workers_alive'), 2);
   const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
   assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
 });
 
 test('reset_metrics resets the counters of every worker; later traffic counts exactly', { timeout: 60_000 }, async () => {
   for (let i = 0; i < 6; i++) await roundTrip(service.echoPort, randomData(500), [500]);
-  await until(async () => Number(value(await monitor(), 'tcp-echo.sockets.closed')) >= 6, 'connections closed');
+  await until(async () => Number(value(await monitor(), 'tcp-echo.sockets.closed')) >= 6, 'connections closed', 20_000);
   await reset();
   let json = await monitor();
   for (const path of ['tcp-echo.sockets.opened', 'tcp-echo.sockets.closed', 'tcp-echo.bytes.read', 'tcp-echo.bytes.written']) {
     assert.equal(value(json, path), 0, path);
   }
   for (let i = 0; i < 4; i++) await roundTrip(service.echoPort, randomData(250), [100, 150]);
-  await until(async () => value(await monitor(), 'tcp-echo.sockets.closed') === 4, '4 connections closed after the reset');
+  await until(async () => value(await monitor(), 'tcp-echo.sockets.closed') === 4, '4 connections closed after the reset', 20_000);
   json = await monitor();
   assert.equal(value(json, 'tcp-echo.sockets.opened'), 4);
   assert.equal(value(json, 'tcp-echo.bytes.read'), 1000);
@@ -158,7 +149,7 @@ test('worker log lines reach stderr whole and in full under concurrent load (the
       .split('\n')
       .slice(before - 1)
       .filter((l) => l.includes('\ttext=Closing socket\t'));
-  await until(() => closedLines().length >= clients, `${clients} "Closing socket" lines`);
+  await until(() => closedLines().length >= clients, `${clients} "Closing socket" lines`, 20_000);
   const lines = service.stderr().split('\n').slice(before - 1, -1);
   for (const line of lines) assert.match(line, /^tskv\ttimestamp=\S+\tlevel=[A-Z]+\tmodule=[^\t]+\ttext=/, `a whole tskv line: ${line.slice(0, 200)}`);
   const workers = new Set(closedLines().map((l) => /\tworker=(\d+)/.exec(l)?.[1]));
@@ -170,30 +161,30 @@ test('a worker killed with SIGKILL is replaced and counted; the echo stays up an
   assert.equal(before.size, 2, `two worker pids in the log: ${[...before.values()].join(', ')}`);
   for (let i = 0; i < 6; i++) await roundTrip(service.echoPort, randomData(300), [300]);
   // Let the primary see the traffic once, so the victim's totals are known before it dies.
-  await until(async () => Number(value(await monitor(), 'tcp-echo.sockets.closed')) >= 6, 'traffic counted');
+  await until(async () => Number(value(await monitor(), 'tcp-echo.sockets.closed')) >= 6, 'traffic counted', 20_000);
   const promBefore = await prometheus();
-  const openedBefore = promValue(promBefore, 'tcp_echo_sockets_opened_total')!;
-  const readBefore = promValue(promBefore, 'tcp_echo_bytes_read_total')!;
+  const openedBefore = promSample(promBefore, 'tcp_echo_sockets_opened_total')!;
+  const readBefore = promSample(promBefore, 'tcp_echo_bytes_read_total')!;
   const victim = before.get(1)!;
   process.kill(victim, 'SIGKILL');
 
   // The service answers throughout: the other worker keeps echoing while slot 1 is replaced.
   for (let i = 0; i < 5; i++) await roundTrip(service.echoPort, randomData(100), [100]);
-  await until(() => workerPids().get(1) !== victim, 'a replacement for worker 1');
-  await until(async () => value(await monitor(), 'tcp-echo.workers.alive') === 2, 'two workers alive again');
+  await until(() => workerPids().get(1) !== victim, 'a replacement for worker 1', 20_000);
+  await until(async () => value(await monitor(), 'tcp-echo.workers.alive') === 2, 'two workers alive again', 20_000);
   const json = await monitor();
   assert.equal(value(json, 'tcp-echo.workers.restarts'), 1);
   const promAfter = await prometheus();
-  assert.equal(promValue(promAfter, 'tcp_echo_workers_restarts_total'), 1);
-  assert.ok(promValue(promAfter, 'tcp_echo_sockets_opened_total')! >= openedBefore + 5, 'opened kept the dead worker\'s total');
-  assert.ok(promValue(promAfter, 'tcp_echo_bytes_read_total')! >= readBefore + 500, 'bytes.read kept the dead worker\'s total');
+  assert.equal(promSample(promAfter, 'tcp_echo_workers_restarts_total'), 1);
+  assert.ok(promSample(promAfter, 'tcp_echo_sockets_opened_total')! >= openedBefore + 5, 'opened kept the dead worker\'s total');
+  assert.ok(promSample(promAfter, 'tcp_echo_bytes_read_total')! >= readBefore + 500, 'bytes.read kept the dead worker\'s total');
   assert.equal(existsSync(`/proc/${victim}`), false, 'the killed worker is gone (reaped)');
   assert.notEqual(workerPids().get(2), undefined);
   // The replacement serves too.
   await until(async () => {
     await roundTrip(service.echoPort, randomData(64), [64]);
     return true;
-  }, 'an echo after the restart');
+  }, 'an echo after the restart', 20_000);
 });
 
 test('a stopped (stuck) worker does not hang the monitor: its previous values are shown and the miss is counted', { timeout: 60_000 }, async () => {
@@ -217,7 +208,7 @@ test('a stopped (stuck) worker does not hang the monitor: its previous values ar
     process.kill(stuck, 'SIGCONT');
   }
   const timeouts = Number(value(await monitor(), 'tcp-echo.workers.collect-timeouts'));
-  await until(async () => Number(value(await monitor(), 'tcp-echo.workers.collect-timeouts')) === timeouts, 'answers again once resumed');
+  await until(async () => Number(value(await monitor(), 'tcp-echo.workers.collect-timeouts')) === timeouts, 'answers again once resumed', 20_000);
   assert.equal(value(await monitor(), 'tcp-echo.workers.alive'), 2);
 });
 
@@ -271,10 +262,10 @@ test('SIGTERM drains every worker (open connections finish their echo) and the s
       const response = await fetch(`${drained.monitorUrl}/service/monitor?format=json&path=tcp-echo.workers.alive`);
       const json = (await response.json()) as Json;
       return json['tcp-echo.workers.alive']?.[0]?.value === 2;
-    }, 'both workers ready');
+    }, 'both workers ready', 20_000);
     // The "started" lines travel through the log queue and may trail the metric: wait for both.
     const startedPids = () => [...drained.stderr().matchAll(/text=echo worker \d+ started.*?\tpid=(\d+)/g)].map((m) => Number(m[1]));
-    await until(() => startedPids().length >= 2, 'both "echo worker N started" lines');
+    await until(() => startedPids().length >= 2, 'both "echo worker N started" lines', 20_000);
     const pids = startedPids();
     assert.equal(pids.length, 2);
     const sockets = await Promise.all([0, 1, 2, 3].map(() => connect(drained.echoPort)));

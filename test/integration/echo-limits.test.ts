@@ -37,7 +37,7 @@ async function settled(read: () => Promise<number>, timeoutMs = 10_000): Promise
 /** A connection attempt that must fail (listener closed): resolves true if it was refused or reset. */
 async function refused(port: number): Promise<boolean> {
   try {
-    const socket = await connect(port, '127.0.0.1', 3000);
+    const socket = await connect(port, { timeoutMs: 3000 });
     socket.destroy();
     return false;
   } catch {
@@ -52,7 +52,8 @@ test('max_connections: the connection beyond the limit is closed at once and cou
   const service = await startService({ components: echoOption({ max_connections: 3 }) });
   t.after(() => service.stop());
   // The readiness probe's connection must be gone before we count.
-  await settled(() => metric(service, 'tcp-echo.sockets.active'));
+  await settled(() => metric(service, 'tcp-echo.sockets.active', {}, 'exact'));
+  const openedBefore = await metric(service, 'tcp-echo.sockets.opened', {}, 'exact');
   const open: net.Socket[] = [];
   t.after(() => open.forEach((s) => s.destroy()));
   for (let i = 0; i < 3; i++) {
@@ -65,12 +66,13 @@ test('max_connections: the connection beyond the limit is closed at once and cou
   const started = performance.now();
   await serverClosed(extra, 5000);
   assert.ok(performance.now() - started < 2000, 'rejected at once');
-  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'rejected' }), 1);
-  assert.equal(await metric(service, 'tcp-echo.sockets.active'), 3);
+  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'rejected' }, 'exact'), 1);
+  assert.equal(await metric(service, 'tcp-echo.sockets.opened', {}, 'exact'), openedBefore + 4, 'a rejected connection counts as opened');
+  assert.equal(await metric(service, 'tcp-echo.sockets.active', {}, 'exact'), 3);
   // The ones inside the limit were not disturbed, and a freed slot is usable again.
   await ping(open[2]!, Buffer.from('still here'));
   open.shift()!.destroy();
-  await settled(() => metric(service, 'tcp-echo.sockets.active'));
+  await settled(() => metric(service, 'tcp-echo.sockets.active', {}, 'exact'));
   await roundTrip(service.echoPort, randomData(100 * KiB), [4096]);
   assert.match(service.stderr(), /Rejected 1 connection\(s\): max_connections \(3\) reached/);
 });
@@ -93,7 +95,7 @@ test('idle_timeout: a silent connection is closed with reason timeout; a busy on
   assert.ok(after >= 400, `closed after ${after} ms`);
   assert.equal(busy.destroyed, false);
   await ping(busy, Buffer.from('busy survives'));
-  assert.ok((await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'timeout' })) >= 1);
+  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'timeout' }, 'exact'), 1, 'only the silent one timed out');
   assert.match(service.stderr(), /text=Closing socket\t.*reason=timeout/);
 });
 
@@ -146,7 +148,7 @@ test('drain window (tcp-echo.graceful_shutdown_interval): a stalled connection g
   // Write without reading until the service stops reading from us (backpressure): the bytes it has
   // read and not yet delivered sit in its buffers and in the kernel between us.
   void writeChunked(socket, data, [64 * KiB]).catch(() => {});
-  const readBySignal = await settled(() => metric(service, 'tcp-echo.bytes.read'));
+  const readBySignal = await settled(() => metric(service, 'tcp-echo.bytes.read', {}, 'exact'));
   assert.ok(readBySignal > 0 && readBySignal < data.length, `service read ${readBySignal} bytes`);
 
   const signalled = performance.now();

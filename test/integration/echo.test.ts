@@ -84,8 +84,8 @@ test('half-close: 1 MiB sent then FIN; all of it comes back, then EOF and close'
   assert.equal(firstDifference(received, data), -1);
   // Our side is half-open-capable; closing it lets the service's socket close too.
   socket.destroy();
-  assert.equal(await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === 0), 0);
-  assert.ok((await metric(service, 'tcp-echo.bytes.written')) >= MiB);
+  assert.equal(await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v) => v === 0), 0);
+  assert.ok((await metric(service, 'tcp-echo.bytes.written', {}, 'exact')) >= MiB);
 });
 
 test('clients that never read: service memory and accepted bytes stay bounded, others keep their echo', async (t) => {
@@ -135,7 +135,7 @@ test('clients that never read: service memory and accepted bytes stay bounded, o
   assert.ok(growth < 48 * MiB, `RSS grew ${(growth / MiB).toFixed(1)} MiB`);
   for (const a of accepted) assert.ok(a < acceptedBound, `a non-reader got ${a} bytes accepted (bound ${acceptedBound})`);
   assert.ok(worstLatency < 2000, `worst echo latency ${worstLatency} ms while others stalled`);
-  const buffered = await metric(service, 'tcp-echo.backpressure.buffered-bytes');
+  const buffered = await metric(service, 'tcp-echo.backpressure.buffered-bytes', {}, 'exact');
   assert.ok(buffered <= 4 * (bufferSize + 2 * 64 * KiB), `service holds ${buffered} bytes for the stalled clients`);
 });
 
@@ -143,14 +143,14 @@ test('1,000 concurrent connections all echo correctly', async (t) => {
   const service = await startService();
   t.after(() => service.stop());
   const count = 1000;
-  const eofBefore = await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'eof' });
+  const eofBefore = await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'eof' }, 'exact');
   const sockets: net.Socket[] = [];
   t.after(() => sockets.forEach((s) => s.destroy()));
   // Connect in batches of 100 so the listen backlog is never the subject of the test.
   for (let i = 0; i < count; i += 100) {
     sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => connect(service.echoPort)))));
   }
-  assert.equal(await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === count), count);
+  assert.equal(await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v) => v === count), count);
   const payloads = sockets.map((_, i) => Buffer.concat([Buffer.from(`connection ${i}:`), randomData(2000)]));
   // All write first, then all read: every connection is open and mid-echo at the same time.
   const echoes = sockets.map((socket, i) => collect(socket, payloads[i]!.length, { timeoutMs: 30_000 }));
@@ -158,8 +158,8 @@ test('1,000 concurrent connections all echo correctly', async (t) => {
   const received = await Promise.all(echoes);
   received.forEach((r, i) => assert.equal(firstDifference(r, payloads[i]!), -1, `connection ${i}`));
   await Promise.all(sockets.map((s) => (s.end(), serverClosed(s, 30_000))));
-  assert.equal(await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === 0, 15_000), 0);
-  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'eof' }), eofBefore + count);
+  assert.equal(await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v) => v === 0, 15_000), 0);
+  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'eof' }, 'exact'), eofBefore + count);
 });
 
 test('peer resets mid-transfer are ordinary closes; the process keeps serving', async (t) => {
@@ -174,8 +174,8 @@ test('peer resets mid-transfer are ordinary closes; the process keeps serving', 
     await partial;
     socket.resetAndDestroy();
   }
-  assert.equal(await metricUntil(service, 'tcp-echo.sockets.close-reasons', { reason: 'reset' }, (v) => v === 10), 10);
-  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'error' }), 0);
+  assert.equal(await metricUntil(service, 'tcp-echo.sockets.close-reasons', { reason: 'reset' }, 'exact', (v) => v === 10), 10);
+  assert.equal(await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'error' }, 'exact'), 0);
   await roundTrip(service.echoPort, randomData(2 * MiB), [1460, 64 * KiB]);
   assert.equal(service.child.exitCode, null);
   assert.doesNotMatch(service.stderr(), /uncaught|unhandled|at .+\.js:\d+/i);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { collect, connect, sleep } from '../helpers/echo-client.js';
+import { collect, connect, sleep, until } from '../helpers/echo-client.js';
 import { MAIN, baseComponents, freePort, runCli, startService } from '../helpers/service.js';
 
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/;
@@ -49,13 +49,6 @@ async function echoOnce(port: number, payload: Buffer): Promise<void> {
   }
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-echo-logging-'));
@@ -103,16 +96,14 @@ describe('logging (real service)', () => {
     });
     t.after(() => service.stop());
     await echoOnce(service.echoPort, Buffer.from('before rotation'));
-    await waitFor('the first connection to be logged', () =>
-      readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0),
-    );
+    await until(() =>
+      readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0), 'the first connection to be logged', 10_000);
     fs.renameSync(file, `${file}.1`);
     process.kill(service.pid, 'SIGUSR1');
-    await waitFor('the reopened file', () => fs.existsSync(file));
+    await until(() => fs.existsSync(file), 'the reopened file', 10_000);
     await echoOnce(service.echoPort, Buffer.from('after rotation'));
-    await waitFor('the second connection to be logged in the new file', () =>
-      readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0),
-    );
+    await until(() =>
+      readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0), 'the second connection to be logged in the new file', 10_000);
     assert.equal(await service.stop(), 0);
 
     const rotated = readJsonLines(`${file}.1`);
@@ -132,7 +123,7 @@ describe('logging (real service)', () => {
     process.kill(service.pid, 'SIGUSR1');
     await echoOnce(service.echoPort, Buffer.from('after SIGUSR1'));
     const exitCode = service.stop(); // one SIGTERM, then waits for the exit
-    await waitFor('shutdown to begin', () => /SIGTERM received/.test(service.stderr()));
+    await until(() => /SIGTERM received/.test(service.stderr()), 'shutdown to begin', 10_000);
     // A logrotate postrotate at the wrong moment must not kill the service (Node's default action).
     for (let i = 0; i < 10; i++) {
       process.kill(service.pid, 'SIGUSR1');
@@ -243,7 +234,7 @@ describe('logging (real service)', () => {
     });
     t.after(() => service.stop());
     for (let i = 0; i < 3; i++) await echoOnce(service.echoPort, Buffer.from(`still echoing ${i}`));
-    await waitFor('the error report', () => /cannot write log lines/.test(service.stderr()));
+    await until(() => /cannot write log lines/.test(service.stderr()), 'the error report', 10_000);
     assert.equal(await service.stop(), 0);
     const reports = service
       .stderr()

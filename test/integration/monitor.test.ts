@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { promSample } from '../helpers/monitor-client.js';
 import { rawHttp } from '../helpers/raw-http.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
@@ -141,10 +142,9 @@ test('tests-control: control answers {}, unknown actions 404 JSON, bad JSON 400'
 test('reset_metrics: JSON counters restart from zero, gauges do not, Prometheus counters keep counting', async () => {
   await echoOnce('before reset');
   const promValue = async (name: string) => {
-    const text = await (await get('/metrics')).text();
-    const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    assert.ok(match, name);
-    return Number(match[1]);
+    const sample = promSample(await (await get('/metrics')).text(), name);
+    assert.ok(sample !== undefined, name);
+    return sample;
   };
   const openedBefore = await promValue('tcp_echo_sockets_opened_total');
   assert.ok(openedBefore >= 1);
@@ -168,26 +168,6 @@ test('reset_metrics: JSON counters restart from zero, gauges do not, Prometheus 
   const after = await json('/service/monitor?prefix=tcp-echo.sockets.');
   assert.equal(after['tcp-echo.sockets.opened']?.[0]?.value, 1);
   assert.equal(await promValue('tcp_echo_sockets_opened_total'), openedBefore + 1);
-});
-
-test('malformed and hostile requests get a 4xx or a close, never a stack; echo and monitor keep working', { timeout: 60_000 }, async () => {
-  const cases = [
-    'NOT HTTP AT ALL\r\n\r\n',
-    'GET /ping HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n',
-    'GET /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-    `GET /ping HTTP/1.1\r\nHost: x\r\nX-Huge: ${'a'.repeat(1024 * 1024)}\r\n\r\n`,
-    'GET /service/monitor?labels=%7B%22a HTTP/1.1\r\nHost: x\r\n\r\n',
-    'BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n',
-    'POST /tests/reset_metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n',
-  ];
-  for (const request of cases) {
-    const { text } = await rawHttp(service.monitorPort, [request], { timeoutMs: 10_000 });
-    const status = /^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1];
-    assert.ok(status === undefined || /^4\d\d$/.test(status), `${JSON.stringify(request.slice(0, 50))} → ${text.slice(0, 80)}`);
-    assert.doesNotMatch(text, /\n\s+at |Error:/);
-  }
-  assert.equal((await get('/ping')).status, 200);
-  await echoOnce('echo unaffected');
 });
 
 test('the resource: service.name comes from OTEL_SERVICE_NAME (target_info), never as JSON labels', { timeout: 60_000 }, async (t) => {
@@ -259,5 +239,5 @@ test('config problems of the monitor fail before anything listens, naming the fi
   const busyPort = (busy.address() as net.AddressInfo).port;
   const { code, stderr } = await run((c) => ((c.server!.listener as Record<string, unknown>).port = busyPort));
   assert.notEqual(code, 0);
-  assert.match(stderr, new RegExp(`server: cannot listen on 127\\.0\\.0\\.1:${busyPort}: EADDRINUSE`));
+  assert.match(stderr, new RegExp(`server: cannot listen on 127\\.0\\.0\\.1:${busyPort}: address already in use \\(EADDRINUSE\\); set components_manager\\.components\\.server\\.listener\\.port`));
 });

@@ -90,8 +90,8 @@ describe('OTLP export, both encodings', () => {
       assert.ok(r.encodings('/v1/traces').length > 0 && r.encodings('/v1/traces').every((e) => e === encoding), `traces sent as ${encoding}`);
 
       // Metrics: the push carries the echo counters with the values /service/monitor shows (4 with the probe).
-      const opened = await metricUntil(service, 'tcp-echo.sockets.opened', {}, (v) => v >= 4, 30_000);
-      await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === 0, 30_000);
+      const opened = await metricUntil(service, 'tcp-echo.sockets.opened', {}, 'exact', (v) => v >= 4, 30_000);
+      await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v) => v === 0, 30_000);
       const pushed = await r.waitForMetrics(
         (m) => valueOf(latest(m, 'tcp-echo.sockets.opened')) === opened && valueOf(latest(m, 'tcp-echo.sockets.closed')) === opened,
         30_000,
@@ -135,7 +135,7 @@ describe('OTLP metrics push', () => {
       },
     });
     for (let i = 0; i < 5; i++) await echo(service.echoPort, Buffer.from(`connection ${i}`));
-    await metricUntil(service, 'tcp-echo.sockets.active', {}, (v) => v === 0, 30_000);
+    await metricUntil(service, 'tcp-echo.sockets.active', {}, 'exact', (v) => v === 0, 30_000);
     const text = await (await fetch(`${service.monitorUrl}/metrics`)).text();
     const scraped = Number(/^tcp_echo_sockets_opened_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
     assert.ok(scraped >= 6, `opened in /metrics: ${scraped}`);
@@ -157,7 +157,7 @@ describe('OTLP metrics push', () => {
       },
     });
     for (let i = 0; i < 3; i++) await echo(deltaService.echoPort, Buffer.from(`delta ${i}`));
-    const total = await metricUntil(deltaService, 'tcp-echo.sockets.opened', {}, (v) => v >= 4, 30_000);
+    const total = await metricUntil(deltaService, 'tcp-echo.sockets.opened', {}, 'exact', (v) => v >= 4, 30_000);
     const deltas = await d.waitForMetrics(
       (m) => m.filter((x) => x.name === 'tcp-echo.sockets.opened').reduce((s, x) => s + (valueOf(x) ?? 0), 0) === total,
       30_000,
@@ -178,7 +178,7 @@ describe('OTLP metrics push', () => {
         OTEL_METRIC_EXPORT_TIMEOUT: '150',
       },
     });
-    const failed = await metricUntil(service, 'tcp-echo.metrics.exports.failed', {}, (v) => v >= 3, 30_000);
+    const failed = await metricUntil(service, 'tcp-echo.metrics.exports.failed', {}, 'exact', (v) => v >= 3, 30_000);
     assert.ok(failed >= 3, `failed pushes counted: ${failed}`);
     for (let i = 0; i < 20; i++) {
       const payload = Buffer.from(`client ${i} `.repeat(50));

@@ -57,7 +57,7 @@ async function pollFromStart(t: TestContext, workers: number) {
     await sleep(20);
   }
   // At the first 200: the echo port accepts and echoes, and (cluster) every worker is ready.
-  const socket = await connect(echoPort, '127.0.0.1', 5000);
+  const socket = await connect(echoPort, { host: '127.0.0.1', timeoutMs: 5000 });
   t.after(() => socket.destroy());
   await ping(socket, randomData(64), 10_000);
   const response = await fetch(`${base}/service/monitor?format=json&path=tcp-echo.workers.alive`);

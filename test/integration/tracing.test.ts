@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
+import { until } from '../helpers/echo-client.js';
+import { promSample } from '../helpers/monitor-client.js';
 import { byTrace, SPAN_KIND, startOtlpReceiver, summary, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { freePort, startService, type RunningService, type StartOptions } from '../helpers/service.js';
 
@@ -67,18 +69,7 @@ async function metricsText(service: RunningService): Promise<string> {
   return response.text();
 }
 
-function metricValue(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('tracing over OTLP/HTTP', () => {
   it('one connection: a sock span with its attributes and a send child; its log lines carry the trace id', async (t) => {
@@ -112,7 +103,7 @@ describe('tracing over OTLP/HTTP', () => {
     assert.ok(send.startTimeUnixNano >= sock.startTimeUnixNano && send.endTimeUnixNano <= sock.endTimeUnixNano);
     assert.equal(sock.resource['service.name'], 'tcp-echo');
     // Log correlation: the connection's lines (open and close) carry the sock span's ids.
-    await until(() => service.stderr().includes(`trace_id=${sock.traceId}`), 5000, 'the connection log lines');
+    await until(() => service.stderr().includes(`trace_id=${sock.traceId}`), 'the connection log lines', 5000);
     const lines = service.stderr().split('\n').filter((l) => l.includes(`trace_id=${sock.traceId}`));
     assert.ok(lines.length >= 2, lines.join('\n'));
     for (const line of lines) {
@@ -122,7 +113,7 @@ describe('tracing over OTLP/HTTP', () => {
     // With an OTLP endpoint the span log is off by default (log-spans: auto).
     assert.doesNotMatch(service.stderr(), /stopwatch_name=/);
     // The export is counted.
-    await until(async () => (metricValue(await metricsText(service), 'tcp_echo_tracing_spans_exported_total') ?? 0) >= 2, 5000, 'exported counter');
+    await until(async () => (promSample(await metricsText(service), 'tcp_echo_tracing_spans_exported_total') ?? 0) >= 2, 'exported counter', 5000);
   });
 
   it('N connections give N traces; the config file endpoint works; OTEL_SERVICE_NAME wins over service-name', async (t) => {
@@ -197,7 +188,7 @@ describe('tracing over OTLP/HTTP', () => {
     }
     t.after(() => sockets.forEach((s) => s.destroy()));
     // Every connection has echoed once, so each has a send span open too.
-    await until(() => sockets.every((s) => s.bytesRead >= 4), 5000, 'the first echoes');
+    await until(() => sockets.every((s) => s.bytesRead >= 4), 'the first echoes', 5000);
     assert.equal(r.requests(), 0, 'a 60 s schedule delay holds spans back until the shutdown flush');
     const started = Date.now();
     assert.equal(await service.stop(), 0);
@@ -250,7 +241,7 @@ describe('tracing when the collector misbehaves', () => {
       },
     });
     assert.equal(await echoMany(service.echoPort, 100, 10), 100);
-    await until(() => r.requests() >= 1, 5000, 'an export request to hang on the collector');
+    await until(() => r.requests() >= 1, 'an export request to hang on the collector', 5000);
     const started = Date.now();
     assert.equal(await service.stop(), 0);
     const tookMs = Date.now() - started;
@@ -265,13 +256,9 @@ describe('tracing when the collector misbehaves', () => {
       env: tracingEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: r.url, OTEL_BSP_SCHEDULE_DELAY: '10', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' }),
     });
     assert.equal(await echoMany(service.echoPort, 100, 10), 100);
-    await until(
-      async () => (metricValue(await metricsText(service), 'tcp_echo_tracing_spans_dropped_total') ?? 0) >= 200,
-      10_000,
-      'the dropped counter to reach 200',
-    );
+    await until(async () => (promSample(await metricsText(service), 'tcp_echo_tracing_spans_dropped_total') ?? 0) >= 200, 'the dropped counter to reach 200', 10_000);
     const text = await metricsText(service);
-    assert.equal(metricValue(text, 'tcp_echo_tracing_spans_exported_total'), 0);
+    assert.equal(promSample(text, 'tcp_echo_tracing_spans_exported_total'), 0);
     assert.match(text, /# HELP tcp_echo_tracing_spans_dropped_total /);
     assert.ok(r.requests() >= 50, `${r.requests()} export requests`);
     const diagLines = service.stderr().split('\n').filter((l) => l.includes('module=opentelemetry')).length;
@@ -287,7 +274,7 @@ describe('the span log and switching tracing off', () => {
     const field = (line: string, key: string) => new RegExp(`\\t${key}=([^\\t]*)`).exec(line)?.[1];
     // The readiness probe's connection logs a sock span too (no bytes, no send child): skip it.
     const isOurs = (l: string) => l.includes('stopwatch_name=sock') && Number(field(l, 'sock_bytes_read') ?? field(l, 'sock.bytes_read')) > 0;
-    await until(() => service.stderr().split('\n').some(isOurs), 5000, 'the sock span line');
+    await until(() => service.stderr().split('\n').some(isOurs), 'the sock span line', 5000);
     const lines = service.stderr().split('\n');
     const sockLine = lines.find(isOurs)!;
     const sendLine = lines.find((l) => l.includes('stopwatch_name=send'))!;
@@ -309,8 +296,8 @@ describe('the span log and switching tracing off', () => {
     const service = await start(t, { env: { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: r.url } });
     assert.equal(await echoMany(service.echoPort, 20, 4), 20);
     const text = await metricsText(service);
-    assert.equal(metricValue(text, 'tcp_echo_tracing_spans_exported_total'), 0);
-    assert.equal(metricValue(text, 'tcp_echo_sockets_opened_total'), 21, '20 and the readiness probe');
+    assert.equal(promSample(text, 'tcp_echo_tracing_spans_exported_total'), 0);
+    assert.equal(promSample(text, 'tcp_echo_sockets_opened_total'), 21, '20 and the readiness probe');
     const json = (await (await fetch(`${service.monitorUrl}/service/monitor?format=json&prefix=tcp-echo.tracing`)).json()) as Record<string, unknown>;
     assert.deepEqual(json['tcp-echo.tracing.spans.exported'], [{ value: 0, labels: {}, type: 'RATE' }]);
     assert.deepEqual(json['tcp-echo.tracing.spans.dropped'], [{ value: 0, labels: {}, type: 'RATE' }]);

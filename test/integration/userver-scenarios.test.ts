@@ -10,6 +10,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { ChaosGate } from '../helpers/chaos-gate.js';
+import { until } from '../helpers/echo-client.js';
+import { metricNode, type MonitorSnapshot } from '../helpers/monitor-client.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
 const DATA = [
@@ -31,30 +33,22 @@ after(async () => {
   await service?.stop();
 });
 
-interface MetricNode {
-  value: unknown;
-  labels: Record<string, string>;
-  type: string;
-}
-
-/** GET /service/monitor?format=json with `query`; `valueAt` finds the node with exactly `labels`. */
+/**
+ * GET /service/monitor with `query` and no `format` (JSON is the default pytest_userver relies on);
+ * `valueAt` finds the node with exactly `labels`.
+ */
 async function metrics(query: Record<string, string> = {}) {
   const response = await fetch(`${service.monitorUrl}/service/monitor?${new URLSearchParams(query)}`);
   assert.equal(response.status, 200);
-  const json = (await response.json()) as Record<string, MetricNode[]>;
+  const json = (await response.json()) as MonitorSnapshot;
   return {
     json,
     valueAt(path: string, labels: Record<string, string> = {}): unknown {
-      const nodes = json[path] ?? [];
-      const node = nodes.find((n) => JSON.stringify(sortKeys(n.labels)) === JSON.stringify(sortKeys(labels)));
-      assert.ok(node, `no ${path} with labels ${JSON.stringify(labels)} in ${JSON.stringify(nodes)}`);
+      const node = metricNode(json, path, labels, 'exact');
+      assert.ok(node, `no ${path} with labels ${JSON.stringify(labels)} in ${JSON.stringify(json[path] ?? [])}`);
       return node.value;
     },
   };
-}
-
-function sortKeys(o: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 async function resetMetrics(): Promise<void> {
@@ -63,19 +57,10 @@ async function resetMetrics(): Promise<void> {
   assert.deepEqual(await response.json(), {});
 }
 
-/** Polls `probe` every 50 ms until it returns true or `timeoutMs` passes. */
-async function eventually(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`not within ${timeoutMs} ms: ${what}`);
-}
 
 /** Previous tests' connections must be gone before a reset, or their closes would count after it. */
 async function quiesce(): Promise<void> {
-  await eventually(async () => (await metrics({ path: 'tcp-echo.sockets.active' })).valueAt('tcp-echo.sockets.active') === 0, 10_000, 'no active sockets');
+  await until(async () => (await metrics({ path: 'tcp-echo.sockets.active' })).valueAt('tcp-echo.sockets.active') === 0, 'no active sockets', 10_000);
 }
 
 async function connect(port: number): Promise<net.Socket> {
@@ -201,10 +186,10 @@ test('peer closes while data is pending: no data arrives, then a new connection 
   assert.equal(hello.toString(), 'hi');
   assert.equal(gate.connectionsCount(), 1);
   // The service saw the first connection end and the second one open.
-  await eventually(async () => {
+  await until(async () => {
     const m = await metrics({ prefix: 'tcp-echo.sockets.' });
     return m.valueAt('tcp-echo.sockets.opened') === 2 && m.valueAt('tcp-echo.sockets.closed') === 1;
-  }, 10_000, 'opened=2, closed=1');
+  }, 'opened=2, closed=1', 10_000);
 });
 
 test('250 concurrent sockets each echo the poem; opened=250, bytes.read=250*length', { timeout: 120_000 }, async (t) => {
@@ -240,11 +225,7 @@ test('25 send-only sockets: the service reads everything and stays healthy', { t
     tasks.push(sendAllData(socket));
   }
   await Promise.all(tasks);
-  await eventually(
-    async () => (await metrics({ path: 'tcp-echo.bytes.read' })).valueAt('tcp-echo.bytes.read') === DATA_LENGTH * SOCKETS,
-    10_000,
-    `bytes.read = ${DATA_LENGTH * SOCKETS}`,
-  );
+  await until(async () => (await metrics({ path: 'tcp-echo.bytes.read' })).valueAt('tcp-echo.bytes.read') === DATA_LENGTH * SOCKETS, `bytes.read = ${DATA_LENGTH * SOCKETS}`, 10_000);
   assert.equal((await fetch(`${service.monitorUrl}/ping`)).status, 200);
   const probe = await connect(service.echoPort);
   t.after(() => probe.destroy());
@@ -272,11 +253,7 @@ test('through the gate: split segments echo byte-exact; an RST mid-transfer coun
   gate.toServer.pass();
   gate.toClient.pass();
   await gate.resetAll();
-  await eventually(
-    async () => (await metrics({ prefix: 'tcp-echo.sockets.' })).valueAt('tcp-echo.sockets.close-reasons', { reason: 'reset' }) === 1,
-    10_000,
-    'close-reasons{reason=reset} = 1',
-  );
+  await until(async () => (await metrics({ prefix: 'tcp-echo.sockets.' })).valueAt('tcp-echo.sockets.close-reasons', { reason: 'reset' }) === 1, 'close-reasons{reason=reset} = 1', 10_000);
 });
 
 test('metrics smoke: the JSON view has many metrics, each a list of {value, labels, type}', { timeout: 30_000 }, async () => {

@@ -33,9 +33,9 @@ import {
   sleep,
   waitFor,
   writePattern,
-} from '../helpers/faults-clients.js';
+} from '../helpers/echo-client.js';
 import { startFaultyCollector } from '../helpers/faults-collector.js';
-import { echoCounters, metricValue, monitorJson } from '../helpers/faults-monitor.js';
+import { echoCounters, metricValue, monitorJson } from '../helpers/monitor-client.js';
 import { openFds, rssBytes, startService } from '../helpers/service.js';
 
 const { values: args } = parseArgs({
@@ -79,7 +79,7 @@ function fail(what: string): void {
 }
 
 async function open(port: number): Promise<net.Socket> {
-  const socket = await connect(port, { timeoutMs: 10_000 });
+  const socket = await connect(port, { timeoutMs: 10_000, allowHalfOpen: false });
   client.connects++;
   socket.on('error', (error) => running && fail(`socket error: ${error.message}`));
   return socket;
@@ -248,11 +248,11 @@ async function main(): Promise<number> {
       }
       const snapshot = await monitorJson(service.monitorUrl);
       const now = Date.now();
-      const opened = metricValue(snapshot, 'tcp-echo.sockets.opened') ?? Number.NaN;
-      const closed = metricValue(snapshot, 'tcp-echo.sockets.closed') ?? Number.NaN;
-      const active = metricValue(snapshot, 'tcp-echo.sockets.active') ?? Number.NaN;
-      const delay = metricValue(snapshot, 'engine.event-loop.delay.p99');
-      const buffered = metricValue(snapshot, 'tcp-echo.backpressure.buffered-bytes');
+      const opened = metricValue(snapshot, 'tcp-echo.sockets.opened', {}, 'exact') ?? Number.NaN;
+      const closed = metricValue(snapshot, 'tcp-echo.sockets.closed', {}, 'exact') ?? Number.NaN;
+      const active = metricValue(snapshot, 'tcp-echo.sockets.active', {}, 'exact') ?? Number.NaN;
+      const delay = metricValue(snapshot, 'engine.event-loop.delay.p99', {}, 'exact');
+      const buffered = metricValue(snapshot, 'tcp-echo.backpressure.buffered-bytes', {}, 'exact');
       const seconds = (now - lastAt) / 1000;
       const sample: Sample = {
         t: Math.round((now - started) / 1000),

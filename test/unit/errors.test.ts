@@ -7,7 +7,7 @@ function instances(): { name: string; error: errors.EchoError }[] {
   const out: { name: string; error: errors.EchoError }[] = [];
   for (const [name, value] of Object.entries(errors)) {
     if (typeof value !== 'function' || !(value.prototype instanceof errors.EchoError)) continue;
-    if (value === errors.ConfigError) continue; // abstract
+    if (value === errors.ConfigError || value === errors.HttpError) continue; // abstract
     const Ctor = value as unknown as new (...args: unknown[]) => errors.EchoError;
     const error =
       value.prototype instanceof errors.ConfigError

@@ -4,6 +4,7 @@
  * `--initial-heap-size`, so each start command names them itself.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -12,10 +13,35 @@ import { ROOT } from '../helpers/service.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
-test('the flags are real V8 flags that node accepts', () => {
+/** What a node started with `flags` reports about itself. */
+const HEAP_SCRIPT =
+  'const v8 = require("node:v8"); process.stdout.write(JSON.stringify({ execArgv: process.execArgv, heapSizeLimit: v8.getHeapStatistics().heap_size_limit }))';
+
+function heapOf(flags: readonly string[]): { execArgv: string[]; heapSizeLimit: number } {
+  return JSON.parse(execFileSync(process.execPath, [...flags, '-e', HEAP_SCRIPT], { encoding: 'utf8' })) as {
+    execArgv: string[];
+    heapSizeLimit: number;
+  };
+}
+
+test('the flags are real V8 flags that node accepts, and they take effect', () => {
   const flags = shippedNodeFlags();
   assert.ok(flags.length > 0);
   for (const flag of flags) assert.match(flag, /^--[a-z-]+=\d+$/);
+  // node refuses a flag neither it nor V8 knows ("bad option", exit 9): the check below can fail.
+  const bogus = spawnSync(process.execPath, ['--no-such-v8-flag=4', '-e', '0'], { encoding: 'utf8' });
+  assert.equal(bogus.status, 9);
+  assert.match(bogus.stderr, /bad option/);
+
+  const shipped = heapOf(flags);
+  assert.deepEqual(shipped.execArgv, [...flags, '-e', HEAP_SCRIPT], 'node runs with exactly the shipped flags');
+  // V8 sizes the young generation as 3 semi-spaces inside heap_size_limit: doubling
+  // --max-semi-space-size adds 3 × its value, so the shipped value is the one in effect.
+  const semi = flags.find((f) => f.startsWith('--max-semi-space-size='));
+  assert.ok(semi, 'the flags set --max-semi-space-size');
+  const mib = Number(semi.split('=')[1]);
+  const doubled = heapOf(flags.map((f) => (f === semi ? `--max-semi-space-size=${2 * mib}` : f)));
+  assert.equal(doubled.heapSizeLimit - shipped.heapSizeLimit, 3 * mib * 1024 * 1024);
 });
 
 test('npm start passes the flags from package.json config.node_flags', () => {

@@ -2,6 +2,7 @@
  * userver's statistics request filters for `/service/monitor`: `prefix` (path starts with),
  * `path` (exact path) and `labels` (a JSON object; points carrying all those labels, exact values).
  */
+import { isMapping } from '../../config/mapping.js';
 import { HttpBadRequestError } from '../../errors.js';
 import type { MetricsSnapshot } from '../../telemetry/metrics/snapshot.js';
 
@@ -47,7 +48,7 @@ export function parseLabelsParameter(text: string): Record<string, string> {
   } catch {
     throw new HttpBadRequestError(`query parameter 'labels' is not valid JSON: expected an object like {"reason":"eof"}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isMapping(parsed)) {
     throw new HttpBadRequestError(`query parameter 'labels' must be a JSON object like {"reason":"eof"}`);
   }
   const labels: Record<string, string> = {};

@@ -11,15 +11,15 @@ import { filterSnapshot, parseLabelsParameter, type MetricsFilter } from '../for
 import { renderGraphite } from '../formats/graphite.js';
 import { renderJson } from '../formats/json.js';
 import { renderPretty } from '../formats/pretty.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../formats/prometheus.js';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from '../formats/prometheus.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import type { HttpHandler } from '../http.js';
 
 const NAME = 'handler-server-monitor';
 
 /** The formats of `/service/monitor?format=`. */
-export const MONITOR_FORMATS = ['json', 'prometheus', 'pretty', 'graphite'] as const;
-export type MonitorFormat = (typeof MONITOR_FORMATS)[number];
+const MONITOR_FORMATS = ['json', 'prometheus', 'pretty', 'graphite'] as const;
+type MonitorFormat = (typeof MONITOR_FORMATS)[number];
 
 /** A parsed `/service/monitor` query. */
 export interface MonitorQuery {
@@ -46,11 +46,11 @@ export function parseMonitorQuery(query: URLSearchParams): MonitorQuery {
 const TEXT = 'text/plain; charset=utf-8';
 
 /** The `/service/monitor` handler over `storage`. */
-export function monitorHandler(storage: StatisticsStorage): HttpHandler {
+function monitorHandler(storage: StatisticsStorage): HttpHandler {
   return async (request) => {
     const { format, filter } = parseMonitorQuery(request.query);
     if (format === 'prometheus') {
-      return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: await storage.prometheusText(filter) };
+      return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: renderPrometheus(await storage.collect(), filter) };
     }
     const snapshot = filterSnapshot(await storage.snapshot(), filter);
     switch (format) {
@@ -65,8 +65,8 @@ export function monitorHandler(storage: StatisticsStorage): HttpHandler {
 }
 
 /** The `/metrics` handler: Prometheus text exposition of every metric, never offset by resets. */
-export function prometheusHandler(storage: StatisticsStorage): HttpHandler {
-  return async () => ({ status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: await storage.prometheusText() });
+function prometheusHandler(storage: StatisticsStorage): HttpHandler {
+  return async () => ({ status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: renderPrometheus(await storage.collect()) });
 }
 
 export const serverMonitorHandlerComponent = defineComponent({

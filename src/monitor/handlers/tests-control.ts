@@ -4,8 +4,9 @@
  * client posts it before tests). Turn it off in production with `load-enabled: false`.
  */
 import { defineComponent } from '../../components/component.js';
-import { HttpBadRequestError, HttpNotFoundError } from '../../errors.js';
+import { HttpNotFoundError } from '../../errors.js';
 import type { StatisticsStorage } from '../../telemetry/statistics-storage.js';
+import { parseJsonObjectBody } from '../request.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import { jsonResponse, type HttpHandler } from '../http.js';
 
@@ -17,7 +18,7 @@ export const TESTS_CONTROL_ACTIONS = ['reset_metrics', 'control'] as const;
 /** The handler; `storage` is undefined when statistics-storage is not loaded (reset is then a no-op). */
 export function testsControlHandler(storage: Pick<StatisticsStorage, 'resetMetrics'> | undefined): HttpHandler {
   return async (request) => {
-    parseJsonBody(request.body);
+    parseJsonObjectBody(request.body);
     const action = request.pathParams.action;
     switch (action) {
       case 'reset_metrics':
@@ -31,21 +32,6 @@ export function testsControlHandler(storage: Pick<StatisticsStorage, 'resetMetri
         );
     }
   };
-}
-
-/** An empty body is `{}`; otherwise the body must be a JSON object (400 if not). */
-function parseJsonBody(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new HttpBadRequestError('request body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpBadRequestError('request body must be a JSON object');
-  }
-  return parsed as Record<string, unknown>;
 }
 
 export const testsControlComponent = defineComponent({

@@ -145,7 +145,7 @@ function hrLess(a: HrTime, b: HrTime): boolean {
 }
 
 /** A stable key of a point's attributes (sorted names; values as JSON). */
-export function attributesKey(attributes: Attributes): string {
+function attributesKey(attributes: Attributes): string {
   const names = Object.keys(attributes).sort();
   let key = '';
   for (const name of names) {

@@ -8,7 +8,7 @@
  * after the export timeout (the exporter's request timeout, retries included, is the same bound),
  * its data dropped and counted in `tcp-echo.metrics.exports.failed`.
  */
-import type { Meter } from '@opentelemetry/api';
+import type { Meter, ObservableResult } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { AggregationTemporalityPreference, OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OtlpProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -67,16 +67,22 @@ export function createOtlpMetricsPush(settings: Extract<OtlpMetricsSettings, { p
   return { reader, counters };
 }
 
-/** Registers the push counters on `meter` (observable: read only at collection time). */
-export function registerMetricsExportCounters(meter: Meter, counters: MetricsExportCounters): void {
-  meter
-    .createObservableCounter(METRICS_EXPORT_METRICS.succeeded, { description: 'OTLP metric pushes the endpoint accepted' })
-    .addCallback((result) => result.observe(counters.succeeded));
-  meter
-    .createObservableCounter(METRICS_EXPORT_METRICS.failed, {
-      description: 'OTLP metric pushes lost: the endpoint was unreachable, slow or answered an error',
-    })
-    .addCallback((result) => result.observe(counters.failed));
+/** Declares the push counters on `meter` (observable: read only at collection time); returns the undo. */
+export function registerMetricsExportCounters(meter: Meter, counters: MetricsExportCounters): () => void {
+  const succeeded = meter.createObservableCounter(METRICS_EXPORT_METRICS.succeeded, {
+    description: 'OTLP metric pushes the endpoint accepted',
+  });
+  const failed = meter.createObservableCounter(METRICS_EXPORT_METRICS.failed, {
+    description: 'OTLP metric pushes lost: the endpoint was unreachable, slow or answered an error',
+  });
+  const observeSucceeded = (result: ObservableResult): void => result.observe(counters.succeeded);
+  const observeFailed = (result: ObservableResult): void => result.observe(counters.failed);
+  succeeded.addCallback(observeSucceeded);
+  failed.addCallback(observeFailed);
+  return () => {
+    succeeded.removeCallback(observeSucceeded);
+    failed.removeCallback(observeFailed);
+  };
 }
 
 /** Counts each export's outcome, passing everything through. */

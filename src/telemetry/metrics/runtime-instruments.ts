@@ -14,7 +14,7 @@ const SYSTEM = Object.freeze({ mode: 'system' });
 /**
  * Event-loop delay and utilisation over the window since the previous sample. Both the Prometheus
  * scrape and the JSON view collect; samples closer together than `minIntervalMs` reuse the last
- * window so one reader does not leave the other a window of a few microseconds.
+ * window so one collection does not leave the next a window of a few microseconds.
  */
 export class EventLoopSampler {
   // @types/node 24 names it ELDHistogram, 22 IntervalHistogram: the return type fits both.
@@ -65,16 +65,8 @@ export function gaugeMergeOf(instrumentName: string): GaugeMerge {
   return instrumentName === 'process.uptime_seconds' || instrumentName.startsWith('engine.event-loop.') ? 'max' : 'sum';
 }
 
-/** Counters of the logger, when the logging module provides them. */
-export interface LogCounters {
-  /** Lines written, by level name. */
-  readonly written: Readonly<Record<string, number>>;
-  /** Lines dropped because the sink was slow. */
-  readonly dropped: number;
-}
-
 /** Number of open file descriptors of this process, or undefined where /proc is not available. */
-export function openFileDescriptors(): number | undefined {
+function openFileDescriptors(): number | undefined {
   try {
     // readdir holds one descriptor on the directory itself while listing it.
     return readdirSync('/proc/self/fd').length - 1;
@@ -84,10 +76,10 @@ export function openFileDescriptors(): number | undefined {
 }
 
 /**
- * Registers `process.*`, `engine.*` and (when `logCounters` is given) `logger.*` instruments.
- * Returns a function that unregisters them and stops the event-loop sampler.
+ * Registers the `process.*` and `engine.*` instruments. Returns a function that unregisters them
+ * and stops the event-loop sampler.
  */
-export function registerRuntimeInstruments(meter: Meter, logCounters?: () => LogCounters): () => void {
+export function registerRuntimeInstruments(meter: Meter): () => void {
   const sampler = new EventLoopSampler();
   // `_bytes`/`_seconds` suffixes: Prometheus base units; the JSON path drops them (snapshot.ts).
   const rss = meter.createObservableGauge('process.memory.rss_bytes', {
@@ -133,34 +125,8 @@ export function registerRuntimeInstruments(meter: Meter, logCounters?: () => Log
   };
   meter.addBatchObservableCallback(callback, observables);
 
-  const disposers = [
-    () => meter.removeBatchObservableCallback(callback, observables),
-    () => sampler.stop(),
-  ];
-  if (logCounters) disposers.push(registerLogInstruments(meter, logCounters));
   return () => {
-    for (const dispose of disposers) dispose();
+    meter.removeBatchObservableCallback(callback, observables);
+    sampler.stop();
   };
-}
-
-function registerLogInstruments(meter: Meter, logCounters: () => LogCounters): () => void {
-  const written = meter.createObservableCounter('logger.lines.written', {
-    description: 'Log lines produced, by level (handed to the sink queue; see logger.lines.dropped).',
-  });
-  const dropped = meter.createObservableCounter('logger.lines.dropped', {
-    description: 'Log lines dropped because the sink could not keep up (overflow_behavior: discard).',
-  });
-  // Label objects are cached per level: observe() would otherwise get a fresh object each time.
-  const levelAttributes = new Map<string, { level: string }>();
-  const callback: BatchObservableCallback = (result) => {
-    const counters = logCounters();
-    for (const [level, count] of Object.entries(counters.written)) {
-      let attributes = levelAttributes.get(level);
-      if (!attributes) levelAttributes.set(level, (attributes = Object.freeze({ level })));
-      result.observe(written, count, attributes);
-    }
-    result.observe(dropped, counters.dropped);
-  };
-  meter.addBatchObservableCallback(callback, [written, dropped]);
-  return () => meter.removeBatchObservableCallback(callback, [written, dropped]);
 }

@@ -23,25 +23,17 @@
  *   and failed-export drops, nor for our sampler decided at accept and our preset id generator.
  * What tcp-echo implements itself instead: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (env
  * resource detector, merged last so it wins), OTEL_EXPORTER_OTLP_* (read by the exporter),
- * OTEL_TRACES_SAMPLER(_ARG) (`samplerFromEnv`, when the config has no sampler-ratio), OTEL_BSP_*
+ * OTEL_TRACES_SAMPLER(_ARG) (read once by settings.ts, over the config's sampler-ratio), OTEL_BSP_*
  * (settings.ts), OTEL_SDK_DISABLED and OTEL_LOG_LEVEL (tracer component).
  */
-import { diag, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Logger } from '../../log/logger.js';
 import { serviceResource, settleResource } from '../resource.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
+import { buildSampler } from './sampler.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
 import { createOtlpSpanExporter } from './span-exporter-factory.js';
 import { SpanLogProcessor } from './span-log-processor.js';
@@ -81,7 +73,7 @@ export class TracingPipeline {
     if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
     // Built here (not left to TracerProvider) because the connection tracer decides sampling
     // at accept with the very same sampler the SDK uses when the spans are built at close.
-    const sampler = settings.samplerRatio === undefined ? samplerFromEnv(process.env) : samplerFor(settings.samplerRatio);
+    const sampler = buildSampler(settings.sampler);
     const ids = new PresetIdGenerator();
     this.provider = new TracerProvider({
       resource: this.resource,
@@ -170,47 +162,6 @@ function describe(error: unknown): string {
     return code ? `${first.message} (${code})` : first.message;
   }
   return String(first);
-}
-
-function samplerFor(ratio: number): Sampler {
-  // Parent-based like the SDK default, so a future propagated parent's decision is honoured.
-  return new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) });
-}
-
-/**
- * The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name, by the specification's rules
- * (as the SDK's own env reading does): unset means `parentbased_always_on`; a ratio that is
- * missing, not a number or outside [0, 1] means 1; an unknown name is reported through diag and
- * means `parentbased_always_on`.
- */
-export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
-  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || 'parentbased_always_on';
-  const ratio = (): number => {
-    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-    const value = arg === undefined || arg === '' ? NaN : Number(arg);
-    if (Number.isNaN(value) || value < 0 || value > 1) {
-      if (arg !== undefined && arg !== '') diag.error(`OTEL_TRACES_SAMPLER_ARG=${arg} is not a ratio in [0, 1]; using 1`);
-      return 1;
-    }
-    return value;
-  };
-  switch (name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'traceidratio':
-      return new TraceIdRatioBasedSampler(ratio());
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio()) });
-    default:
-      diag.error(`OTEL_TRACES_SAMPLER value "${name}" invalid, defaulting to "parentbased_always_on".`);
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
 }
 
 /** Resolves with the promise's value, or `undefined` after `ms` (the timer never holds the process). */

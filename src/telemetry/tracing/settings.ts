@@ -7,6 +7,7 @@
 import { ConfigValueError, type ConfigLocation } from '../../errors.js';
 import { boolean, describeValue, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
 import { DEFAULT_OTLP_PROTOCOL, OTLP_PROTOCOLS, resolveOtlpProtocol, type OtlpProtocol } from '../otlp/protocol.js';
+import { neverSamples, ratioChoice, samplerChoiceFromEnv, type SamplerChoice } from './sampler.js';
 
 /** The OTLP exporter's own default request timeout (OTEL_EXPORTER_OTLP_TIMEOUT). */
 const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
@@ -114,8 +115,10 @@ export interface TracingSettings {
   /** The OTLP encoding (meaningful when `otlp` is not `none`). */
   readonly protocol: OtlpProtocol;
   readonly logSpans: boolean;
-  /** A ratio from the config; `undefined` when OTEL_TRACES_SAMPLER decides (the SDK reads it). */
+  /** A ratio from the config; `undefined` when OTEL_TRACES_SAMPLER decides. */
   readonly samplerRatio: number | undefined;
+  /** The sampler: from OTEL_TRACES_SAMPLER(_ARG) when set, else from `sampler-ratio` (read once, here). */
+  readonly sampler: SamplerChoice;
   /**
    * True when no connection can be sampled: ratio 0 from the config, or OTEL_TRACES_SAMPLER
    * `always_off`, `parentbased_always_off`, or `(parentbased_)traceidratio` with OTEL_TRACES_SAMPLER_ARG=0
@@ -166,6 +169,8 @@ export function resolveTracingSettings(config: TracerConfig, env: Env, at: Confi
     maxExportBatchSize = maxQueueSize;
   }
   const disabledBySdk = isTrue(env.OTEL_SDK_DISABLED);
+  const fromEnv = nonEmpty(env.OTEL_TRACES_SAMPLER);
+  const sampler = fromEnv ? samplerChoiceFromEnv(env, warnings) : ratioChoice(config['sampler-ratio']);
   return {
     enabled: config.enabled && !disabledBySdk,
     ...(disabledBySdk ? { disabledBy: 'OTEL_SDK_DISABLED' as const } : config.enabled ? {} : { disabledBy: 'config' as const }),
@@ -173,8 +178,9 @@ export function resolveTracingSettings(config: TracerConfig, env: Env, at: Confi
     otlp,
     protocol: 'protocol' in protocolChoice ? protocolChoice.protocol : DEFAULT_OTLP_PROTOCOL,
     logSpans,
-    samplerRatio: nonEmpty(env.OTEL_TRACES_SAMPLER) ? undefined : config['sampler-ratio'],
-    neverSample: nonEmpty(env.OTEL_TRACES_SAMPLER) ? envNeverSamples(env) : config['sampler-ratio'] === 0,
+    samplerRatio: fromEnv ? undefined : config['sampler-ratio'],
+    sampler,
+    neverSample: neverSamples(sampler),
     maxQueueSize,
     maxExportBatchSize,
     scheduleDelayMs: nonNegativeFromEnv(env, 'OTEL_BSP_SCHEDULE_DELAY', warnings) ?? config['schedule-delay'],
@@ -186,17 +192,6 @@ export function resolveTracingSettings(config: TracerConfig, env: Env, at: Confi
         : Math.max(MIN_OTLP_TIMEOUT_MS, Math.min(DEFAULT_OTLP_TIMEOUT_MS, config['flush-timeout'])),
     warnings,
   };
-}
-
-function envNeverSamples(env: Env): boolean {
-  const sampler = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
-  if (sampler === 'always_off' || sampler === 'parentbased_always_off') return true;
-  if (sampler === 'traceidratio' || sampler === 'parentbased_traceidratio') {
-    // The SDK treats a missing or out-of-range argument as 1, so only an explicit 0 means never.
-    const arg = env.OTEL_TRACES_SAMPLER_ARG;
-    return nonEmpty(arg) && Number(arg) === 0;
-  }
-  return false;
 }
 
 function resolveOtlpTarget(fromConfig: string | undefined, env: Env, warnings: string[]): OtlpTarget {

@@ -20,8 +20,8 @@ import {
   waitFor,
   writePattern,
   type PingPongResult,
-} from '../../helpers/faults-clients.js';
-import { echoCounters } from '../../helpers/faults-monitor.js';
+} from '../../helpers/echo-client.js';
+import { echoCounters } from '../../helpers/monitor-client.js';
 import { startService, type RunningService } from '../../helpers/service.js';
 
 const BYSTANDERS = 8;
@@ -54,7 +54,7 @@ async function gate(t: { after: (fn: () => Promise<void>) => void }): Promise<Ch
 
 /** Connects through `port`, streams `total` pattern bytes in `chunk`-byte writes, checks the echo. */
 async function streamEcho(port: number, total: number, chunk: number, timeoutMs = 30_000): Promise<void> {
-  const socket = await connect(port);
+  const socket = await connect(port, { allowHalfOpen: false });
   try {
     socket.on('error', () => {});
     const receiver = new PatternReceiver(socket);
@@ -93,7 +93,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
     const g = await gate(t);
     g.toServer.concat(16 * 1024);
     g.toClient.concat(4 * 1024);
-    const socket = await connect(g.port);
+    const socket = await connect(g.port, { allowHalfOpen: false });
     t.after(() => socket.destroy());
     socket.on('error', () => {});
     const receiver = new PatternReceiver(socket);
@@ -119,7 +119,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
   test('one-way stall towards the client, then release: everything comes back in order', async (t) => {
     const g = await gate(t);
     g.toClient.stall(64 * 1024);
-    const socket = await connect(g.port);
+    const socket = await connect(g.port, { allowHalfOpen: false });
     t.after(() => socket.destroy());
     socket.on('error', () => {});
     const receiver = new PatternReceiver(socket);
@@ -136,7 +136,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
   test('one-way stall towards the server, then release', async (t) => {
     const g = await gate(t);
     g.toServer.stall(64 * 1024);
-    const socket = await connect(g.port);
+    const socket = await connect(g.port, { allowHalfOpen: false });
     t.after(() => socket.destroy());
     socket.on('error', () => {});
     const receiver = new PatternReceiver(socket);
@@ -154,7 +154,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
   // echo backed up is exercised directly: the client sends, shuts down its write side, and only
   // then starts reading.
   test('half-close while the echo is still backed up: all data, then EOF', async (t) => {
-    const socket = await connect(service.echoPort);
+    const socket = await connect(service.echoPort, { allowHalfOpen: false });
     t.after(() => socket.destroy());
     socket.on('error', () => {});
     socket.pause();
@@ -181,7 +181,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
       const receivers: PatternReceiver[] = [];
       const writers: Promise<number>[] = [];
       for (let i = 0; i < 10; i++) {
-        const s = await connect(g.port);
+        const s = await connect(g.port, { allowHalfOpen: false });
         s.on('error', () => {});
         sockets.push(s);
         receivers.push(new PatternReceiver(s));
@@ -204,7 +204,7 @@ describe('echo through the chaos gate', { concurrency: false }, () => {
 
   test('a reset on the next data towards the server, while others stream through the same gate', async (t) => {
     const g = await gate(t);
-    const victim = await connect(g.port);
+    const victim = await connect(g.port, { allowHalfOpen: false });
     victim.on('error', () => {});
     t.after(() => victim.destroy());
     g.toServer.resetOnData();

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { test } from 'node:test';
-import { PatternReceiver, closed, connect, echoOnce, patternSlice, waitFor } from '../../helpers/faults-clients.js';
-import { echoCounters, type EchoCounters } from '../../helpers/faults-monitor.js';
+import { PatternReceiver, closed, connect, echoOnce, patternSlice, waitFor } from '../../helpers/echo-client.js';
+import { echoCounters, type EchoCounters } from '../../helpers/monitor-client.js';
 import { openFds, startService } from '../../helpers/service.js';
 
 /** Connections in the flood: a count, so a busy machine makes the flood slower, not smaller. */
@@ -38,7 +38,7 @@ interface FloodResult {
 async function oneConnection(port: number, kind: Kind, result: FloodResult): Promise<void> {
   let socket: net.Socket;
   try {
-    socket = await connect(port, { timeoutMs: 5000 });
+    socket = await connect(port, { timeoutMs: 5000, allowHalfOpen: false });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     result.connectErrors.set(code, (result.connectErrors.get(code) ?? 0) + 1);

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { connect, percentile, pingPong, waitFor, type PingPongResult } from '../../helpers/faults-clients.js';
-import { looksLikeStackTrace } from '../../helpers/faults-monitor.js';
+import { connect, percentile, pingPong, waitFor, type PingPongResult } from '../../helpers/echo-client.js';
+import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
 import { rawHttp, type RawResponse } from '../../helpers/raw-http.js';
 import { startService, type RunningService } from '../../helpers/service.js';
 
@@ -84,6 +84,8 @@ describe('monitor listener under bad input', () => {
     'negative content-length': `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: -1${CRLF}${CRLF}`,
     'two content-lengths': `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 2${CRLF}Content-Length: 3${CRLF}${CRLF}{}`,
     'bad chunk size': `POST /tests/control HTTP/1.1${CRLF}Host: x${CRLF}Transfer-Encoding: chunked${CRLF}${CRLF}zz${CRLF}{}${CRLF}0${CRLF}${CRLF}`,
+    'content-length and chunked (smuggling shape)': `GET /ping HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 1${CRLF}Transfer-Encoding: chunked${CRLF}${CRLF}0${CRLF}${CRLF}`,
+    'declared body far over max_body_size': `POST /tests/reset_metrics HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 999999999${CRLF}${CRLF}`,
     'unknown method': `BREW /service/monitor HTTP/1.1${CRLF}Host: x${CRLF}${CRLF}`,
     'CONNECT': `CONNECT 127.0.0.1:1 HTTP/1.1${CRLF}Host: 127.0.0.1:1${CRLF}${CRLF}`,
   };
@@ -198,7 +200,7 @@ describe('monitor listener under bad input', () => {
     const gapMs = 300;
     const bound = (parts.length - 1) * gapMs;
     const clients = await Promise.all(
-      Array.from({ length: 20 }, () => rawHttp(service.monitorPort, parts, { gapMs, timeoutMs: bound + 5000 })),
+      Array.from({ length: 20 }, () => rawHttp(service.monitorPort, parts, { gapMs, timeoutMs: bound + 5000, untilClose: true })),
     );
     for (const r of clients) {
       assertRejected('slowloris', r);
@@ -210,7 +212,7 @@ describe('monitor listener under bad input', () => {
       ...Array.from({ length: 40 }, () => ' '),
     ];
     const bodyBound = (slowBody.length - 1) * gapMs;
-    const body = await rawHttp(service.monitorPort, slowBody, { gapMs, timeoutMs: bodyBound + 10_000 });
+    const body = await rawHttp(service.monitorPort, slowBody, { gapMs, timeoutMs: bodyBound + 10_000, untilClose: true });
     assertRejected('slow body', body);
     assert.ok(body.closedByServer && body.elapsedMs <= bodyBound, `slow body held for ${body.elapsedMs} ms (bound ${bodyBound}, request timeout ${REQUEST_TIMEOUT_MS})`);
     await assertMonitorAlive('slowloris');
@@ -222,7 +224,7 @@ describe('monitor listener under bad input', () => {
     try {
       for (let i = 0; i < 1000; i++) {
         try {
-          const socket = await connect(service.monitorPort, { timeoutMs: 2000 });
+          const socket = await connect(service.monitorPort, { timeoutMs: 2000, allowHalfOpen: false });
           socket.on('error', () => {});
           socket.on('close', () => closedByServer++);
           socket.resume(); // see the server's FIN

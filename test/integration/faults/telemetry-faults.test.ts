@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { describe, test } from 'node:test';
-import { PatternReceiver, connect, connectionRate, patternSlice, waitFor } from '../../helpers/faults-clients.js';
+import { PatternReceiver, connect, connectionRate, patternSlice, waitFor } from '../../helpers/echo-client.js';
 import { downCollectorUrl, startFaultyCollector, type CollectorMode, type FaultyCollector } from '../../helpers/faults-collector.js';
-import { echoCounters } from '../../helpers/faults-monitor.js';
+import { echoCounters } from '../../helpers/monitor-client.js';
 import { startService, type RunningService } from '../../helpers/service.js';
 
 /** The tracer's shutdown flush bound this test configures (`tracer.flush-timeout`). */
@@ -43,7 +43,7 @@ async function concurrentEcho(port: number): Promise<void> {
   const sockets: net.Socket[] = [];
   try {
     for (let i = 0; i < 200; i++) {
-      const s = await connect(port);
+      const s = await connect(port, { allowHalfOpen: false });
       s.on('error', () => {});
       sockets.push(s);
     }
@@ -64,7 +64,7 @@ async function concurrentEcho(port: number): Promise<void> {
 async function stopWithOpenConnections(service: RunningService): Promise<number> {
   const open: net.Socket[] = [];
   for (let i = 0; i < 20; i++) {
-    const s = await connect(service.echoPort);
+    const s = await connect(service.echoPort, { allowHalfOpen: false });
     s.on('error', () => {});
     s.resume();
     open.push(s);

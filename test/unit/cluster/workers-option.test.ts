@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveWorkers, workersSchema, MAX_WORKERS } from '../../../src/cluster/workers-option.js';
-import { echoSchema } from '../../../src/echo/echo-component.js';
+import { tcpEchoSchema as echoSchema } from '../../../src/cluster/tcp-echo-component.js';
 import { validate } from '../../../src/config/schema.js';
 
 const AT = { file: 'static_config.yaml', keyPath: 'components_manager.components.tcp-echo' };

@@ -12,7 +12,7 @@ import {
 } from '../../../src/errors.js';
 import { loadStaticConfig, originOf } from '../../../src/config/load.js';
 import { staticConfigSchema } from '../../../src/config/manager-schema.js';
-import { echoComponent } from '../../../src/echo/echo-component.js';
+import { echoComponent } from '../../../src/cluster/tcp-echo-component.js';
 import { loggingComponent } from '../../../src/log/logging-component.js';
 import { parseYaml } from '../../../src/config/yaml-file.js';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { networkTypeOf, normalizeAddress } from '../../../src/echo/connection-info.js';
-import { describeSystemError, formatAddress } from '../../../src/echo/listen.js';
+import { describeSystemError, formatAddress } from '../../../src/net/listen.js';
 
 test('IPv4-mapped IPv6 addresses are shown as IPv4; others are kept', () => {
   assert.equal(normalizeAddress('::ffff:127.0.0.1'), '127.0.0.1');

@@ -1,13 +1,16 @@
 /**
- * statistics-storage with real instruments: the metric set and its Prometheus names as the real
- * exporter produces them, reset semantics, the duration histogram, and shutdown.
+ * statistics-storage with real instruments: the metric set and its Prometheus names as the
+ * Prometheus formatter renders them, reset semantics, the duration histogram, and shutdown.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { registerEchoInstruments } from '../../../src/echo/echo-instruments.js';
 import { EchoStats } from '../../../src/echo/stats.js';
+import { registerLogInstruments } from '../../../src/log/log-instruments.js';
 import { renderJson } from '../../../src/monitor/formats/json.js';
+import { renderPrometheus } from '../../../src/monitor/formats/prometheus.js';
 import { StatisticsStorage } from '../../../src/telemetry/statistics-storage.js';
 import type { MetricPoint } from '../../../src/telemetry/metrics/snapshot.js';
 
@@ -34,12 +37,10 @@ const METRIC_SET: ReadonlyArray<[string, string, string, string]> = [
 ];
 
 function newStorage(t: TestContext): { storage: StatisticsStorage; stats: EchoStats } {
-  const storage = new StatisticsStorage({
-    serviceName: 'unit',
-    logCounters: () => ({ written: { info: 4, error: 1 }, dropped: 2 }),
-  });
+  const storage = new StatisticsStorage({ serviceName: 'unit' });
+  storage.register((meter) => registerLogInstruments(meter, () => ({ written: { info: 4, error: 1 }, dropped: 2 })));
   const stats = new EchoStats();
-  storage.registerEchoStats(stats);
+  storage.register((meter) => registerEchoInstruments(meter, stats));
   t.after(() => storage.stop());
   return { storage, stats };
 }
@@ -52,7 +53,7 @@ test('every metric of the set exists with its type, Prometheus name, TYPE and HE
   // A histogram has points once something was recorded (OpenTelemetry reports no empty series).
   stats.recordDuration(0.01);
   const { points } = await storage.snapshot();
-  const text = await storage.prometheusText();
+  const text = renderPrometheus(await storage.collect());
   for (const [path, type, promName, promType] of METRIC_SET) {
     const point = points.find((p) => p.path === path);
     assert.ok(point, `JSON path ${path}`);
@@ -111,7 +112,7 @@ test('recordDuration feeds the histogram: 1 ms .. 1 h bounds, per-bucket counts,
   assert.equal(value.buckets[0], 1);
   assert.equal(value.buckets[value.bounds.indexOf(0.25)], 1);
   assert.equal(value.inf, 1);
-  assert.match(await storage.prometheusText(), /^tcp_echo_connection_duration_seconds_count 3$/m);
+  assert.match(renderPrometheus(await storage.collect()), /^tcp_echo_connection_duration_seconds_count 3$/m);
 });
 
 test('reset: JSON RATE and HIST_RATE restart from zero, gauges do not; Prometheus counters stay monotonic', async (t) => {
@@ -137,7 +138,7 @@ test('reset: JSON RATE and HIST_RATE restart from zero, gauges do not; Prometheu
   assert.equal(find(points, 'tcp-echo.sockets.opened')?.value, 2);
   const after = find(points, 'tcp-echo.connection.duration')?.value;
   assert.ok(after && typeof after === 'object' && after.buckets.reduce((a, b) => a + b, 0) === 1);
-  const text = await storage.prometheusText();
+  const text = renderPrometheus(await storage.collect());
   assert.match(text, /^tcp_echo_sockets_opened_total 12$/m);
   assert.match(text, /^tcp_echo_connection_duration_seconds_count 2$/m);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ROOT_CONTEXT, SamplingDecision, SpanKind } from '@opentelemetry/api';
 import { PresetIdGenerator } from '../../../src/telemetry/tracing/otel-connection-tracer.js';
-import { samplerFromEnv } from '../../../src/telemetry/tracing/pipeline.js';
+import { buildSampler, samplerChoiceFromEnv } from '../../../src/telemetry/tracing/sampler.js';
 
 describe('connection span ids', () => {
   it('PresetIdGenerator hands out a preset pair once, then random valid ids', () => {
@@ -24,9 +24,9 @@ describe('connection span ids', () => {
     assert.notEqual(ids.generateSpanId(), 'ffffffffffffffff', 'a cleared preset is never used');
   });
 
-  it('samplerFromEnv follows OTEL_TRACES_SAMPLER and decides a root by its trace id alone', () => {
+  it('the sampler follows OTEL_TRACES_SAMPLER and decides a root by its trace id alone', () => {
     const decide = (env: NodeJS.ProcessEnv, traceId: string) =>
-      samplerFromEnv(env).shouldSample(ROOT_CONTEXT, traceId, 'sock', SpanKind.SERVER, {}, []).decision;
+      buildSampler(samplerChoiceFromEnv(env, [])).shouldSample(ROOT_CONTEXT, traceId, 'sock', SpanKind.SERVER, {}, []).decision;
     const low = '00000000000000000000000000000001';
     const high = 'ffffffffffffffffffffffffffffffff';
     assert.equal(decide({}, high), SamplingDecision.RECORD_AND_SAMPLED);
@@ -44,7 +44,15 @@ describe('connection span ids', () => {
       decisions.add(first);
     }
     assert.equal(decisions.size, 2, 'a ratio of 0.5 samples some connections and not others');
-    // A ratio outside [0, 1] means 1, as the SDK reads it.
+    // A ratio outside [0, 1] means 1, as the SDK reads it, with a warning; so does an unknown name.
     assert.equal(decide({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '7' }, high), SamplingDecision.RECORD_AND_SAMPLED);
+    const warnings: string[] = [];
+    samplerChoiceFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '7' }, warnings);
+    samplerChoiceFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' }, warnings);
+    assert.deepEqual(warnings, [
+      'OTEL_TRACES_SAMPLER_ARG=7 is not a ratio in [0, 1]; using 1',
+      'OTEL_TRACES_SAMPLER value "sometimes" invalid, defaulting to "parentbased_always_on"',
+    ]);
+    assert.equal(decide({ OTEL_TRACES_SAMPLER: 'sometimes' }, high), SamplingDecision.RECORD_AND_SAMPLED);
   });
 });

@@ -4,10 +4,14 @@
  * data chunk; the duration histogram is recorded once per finished connection.
  */
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
-import { CLOSE_REASONS, type CloseReason, type EchoStats } from '../../echo/stats.js';
+import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
+import type { EchoStats } from './stats.js';
+
+/** The instrument of open connections; the cluster reads it per worker (tcp-echo.workers.sockets.active). */
+export const SOCKETS_ACTIVE_METRIC = 'tcp-echo.sockets.active';
 
 /** Upper bounds of `tcp-echo.connection.duration`, seconds: 1 ms to 1 h, roughly 1-2.5-5 steps. */
-export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
+const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800, 3600,
 ];
 
@@ -26,7 +30,7 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats): () => v
   const closed = meter.createObservableCounter('tcp-echo.sockets.closed', {
     description: 'Connections finished, for any reason (see tcp-echo.sockets.close-reasons).',
   });
-  const active = meter.createObservableUpDownCounter('tcp-echo.sockets.active', {
+  const active = meter.createObservableUpDownCounter(SOCKETS_ACTIVE_METRIC, {
     description: 'Connections open now.',
   });
   const closeReasons = meter.createObservableCounter('tcp-echo.sockets.close-reasons', {

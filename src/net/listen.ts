@@ -1,6 +1,7 @@
 /**
- * Binding a `net.Server` with an error a person can act on: which component, which address and
- * port, and the operating system's reason in words plus its code.
+ * Binding a `net.Server` (the echo listener and the monitor listener alike) with an error a person
+ * can act on: which component, which address and port, the operating system's reason in words
+ * plus its code, and for a port in use the config key that sets it.
  */
 import type { AddressInfo, Server } from 'node:net';
 import { getSystemErrorMap } from 'node:util';
@@ -14,17 +15,27 @@ export interface ListenTarget {
   readonly backlog: number;
 }
 
+/** Who listens, for the error message. */
+export interface ListenOwner {
+  /** The component name that starts the message, e.g. `tcp-echo`. */
+  readonly component: string;
+  /** The dotted config key of the port, named when the port is in use. */
+  readonly portKey: string;
+}
+
 /**
  * Binds `server` and resolves with the bound address; rejects with a ListenError such as
- * `tcp-echo: cannot listen on 127.0.0.1:8181: address already in use (EADDRINUSE)`.
+ * `tcp-echo: cannot listen on 127.0.0.1:8181: address already in use (EADDRINUSE); set
+ * components_manager.components.tcp-echo.port`.
  */
-export function listen(server: Server, target: ListenTarget, component: string): Promise<AddressInfo> {
+export function listen(server: Server, target: ListenTarget, owner: ListenOwner): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       server.removeListener('listening', onListening);
       reject(
         new ListenError(
-          `${component}: cannot listen on ${formatAddress(target.address, target.port)}: ${describeSystemError(error)}`,
+          `${owner.component}: cannot listen on ${formatAddress(target.address, target.port)}: ${describeSystemError(error)}` +
+            (error.code === 'EADDRINUSE' ? `; set ${owner.portKey}` : ''),
           { cause: error },
         ),
       );
