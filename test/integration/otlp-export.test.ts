@@ -145,7 +145,8 @@ describe('OTLP metrics push', () => {
     assert.equal(valueOf(latest(pushed, 'tcp-echo.sockets.closed')), scraped);
     await service.stop();
 
-    // Delta: each push counts only what happened since the previous one, so the deltas add up.
+    // Delta: each push counts only what happened since the previous one, so once the connections
+    // are over, a push that had counted them is followed by pushes of 0 (cumulative would repeat the total).
     const d = await receiver(t);
     const deltaService = await start(t, {
       env: {
@@ -153,18 +154,21 @@ describe('OTLP metrics push', () => {
         OTEL_TRACES_EXPORTER: 'none',
         OTEL_METRICS_EXPORTER: 'otlp',
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: d.metricsUrl,
-        OTEL_METRIC_EXPORT_INTERVAL: '300',
+        OTEL_METRIC_EXPORT_INTERVAL: '500',
         OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
       },
     });
     for (let i = 0; i < 3; i++) await echo(deltaService.echoPort, Buffer.from(`delta ${i}`));
-    const total = await metricUntil(deltaService, 'tcp-echo.sockets.opened', {}, 'exact', (v) => v >= 4, 30_000);
-    const deltas = await d.waitForMetrics(
-      (m) => m.filter((x) => x.name === 'tcp-echo.sockets.opened').reduce((s, x) => s + (valueOf(x) ?? 0), 0) === total,
-      30_000,
-    );
+    await metricUntil(deltaService, 'tcp-echo.sockets.active', {}, 'exact', (v) => v === 0, 30_000);
+    const deltas = await d.waitForMetrics((m) => {
+      const opened = m.filter((x) => x.name === 'tcp-echo.sockets.opened');
+      const counted = opened.findIndex((x) => (valueOf(x) ?? 0) > 0);
+      return counted >= 0 && opened.slice(counted + 1).some((x) => valueOf(x) === 0);
+    }, 30_000);
     const opened = deltas.filter((x) => x.name === 'tcp-echo.sockets.opened');
     assert.ok(opened.every((x) => x.temporality === TEMPORALITY.delta), 'every push is delta');
+    const total = opened.reduce((sum, x) => sum + (valueOf(x) ?? 0), 0);
+    assert.ok(total >= 1 && total <= 4, `the deltas add up to at most the connections made (4 with the probe): ${total}`);
   });
 
   it('a dead metrics endpoint changes nothing for echo clients, and the failed pushes are counted', { timeout: 90_000 }, async (t) => {
