@@ -30,8 +30,8 @@ export function areaOf(url: string, functionName: string): string {
   if (url.startsWith('node:')) return 'Node.js internals';
   if (url.includes('/@opentelemetry/')) return 'OpenTelemetry';
   // The bench runs the service from its snapshot under node_modules/.cache/tcp-echo-bench/server/dist.
-  const ours = /\/(?:tcp-echo-bench\/server\/dist|dist|src)\/([^/]+)/.exec(url);
-  if (ours && (url.includes('/tcp-echo-bench/server/') || !url.includes('/node_modules/'))) return `tcp-echo: ${ours[1]}`;
+  const ours = /\/(?:tcp-echo-bench\/(?:run-\d+\/)?server\/dist|dist|src)\/([^/]+)/.exec(url);
+  if (ours && (/\/tcp-echo-bench\/(?:run-\d+\/)?server\//.test(url) || !url.includes('/node_modules/'))) return `tcp-echo: ${ours[1]}`;
   if (url.includes('/tcp-echo-bench/')) return 'bench';
   if (url.includes('/node_modules/')) return `package: ${url.split('/node_modules/').pop()!.split('/').slice(0, 2).join('/')}`;
   return 'other';

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: a real Prometheus and promtool (metrics and dashboard tests) and
-# docker-compose (to validate docker-compose.yml; no engine is needed for `config -q`).
+# docker-compose (to validate docker-compose.yml; no engine is needed for `config -q`), a C
+# compiler for the benchmark's native load generator (test/integration/bench-native-generator.test.ts),
+# `ss` (iproute2: keepalive timers) and `prlimit` (util-linux: descriptor exhaustion) for the hardening tests.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
+command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -5,6 +5,7 @@
 import { echoComponent } from './cluster/tcp-echo-component.js';
 import type { ComponentDefinition } from './components/component.js';
 import { loggingComponent } from './log/logging-component.js';
+import { livenessHandlerComponent, readinessHandlerComponent } from './monitor/handlers/health.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';
 import { serverMonitorHandlerComponent } from './monitor/handlers/server-monitor.js';
 import { testsControlComponent } from './monitor/handlers/tests-control.js';
@@ -19,6 +20,8 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   tracerComponent,
   serverComponent,
   pingHandlerComponent,
+  readinessHandlerComponent,
+  livenessHandlerComponent,
   serverMonitorHandlerComponent,
   testsControlComponent,
   echoComponent,

@@ -112,6 +112,18 @@ export class HttpPayloadTooLargeError extends HttpError {
   readonly status = 413;
 }
 
+/** A state-changing request a browser on another site could have sent (CSRF): answered with a 403. */
+export class HttpCrossSiteError extends HttpError {
+  readonly code = 'ECHO_ERR_HTTP_CROSS_SITE';
+  readonly status = 403;
+}
+
+/** A request body of a media type the handler does not take: answered with a 415. */
+export class HttpUnsupportedMediaTypeError extends HttpError {
+  readonly code = 'ECHO_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE';
+  readonly status = 415;
+}
+
 /** No handler serves the requested path, or the path names an unknown action: answered with a 404. */
 export class HttpNotFoundError extends HttpError {
   readonly code = 'ECHO_ERR_HTTP_NOT_FOUND';

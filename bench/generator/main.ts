@@ -1,23 +1,26 @@
 /**
- * The load generator: its own process, with worker threads sharing the connections of one scenario.
- * Its main thread does no load itself: it starts the workers, samples the server's CPU and RSS from
- * /proc at the edges of the measured window (and every 100 ms for the peak), optionally scrapes the
- * server's metrics endpoints, and prints one JSON result line on stdout.
+ * The load generator: its own process. The load itself runs in the native generator (C, epoll,
+ * `--native PATH`, see native/loadgen.c) or, without one, in JavaScript worker threads
+ * (worker.ts). This main thread does no load: it starts the load, samples the server's CPU and
+ * RSS from /proc at the edges of the measured window (and every 100 ms for the peak), measures the
+ * load's own CPU over the same window, optionally scrapes the server's metrics endpoints, and
+ * prints one JSON result line (a GeneratorResult) on stdout.
  *
- * Usage: node main.js --scenario throughput --port 8181 [--server-pid PID] [--threads 1] ...
+ * Usage: node main.js --scenario throughput --port 8181 [--server-pid PID] [--native PATH] ...
  * (see `usage` below).
  */
-import { Worker } from 'node:worker_threads';
 import { numberFlag, parseFlags, stringFlag, listFlag } from '../lib/args.js';
 import { machineBusySeconds, ProcReader, type ProcSample } from '../lib/proc.js';
 import { Histogram } from './histogram.js';
-import { SCENARIOS, type Scenario, type WorkerMessage, type WorkerResult, type WorkerTask } from './protocol.js';
+import { startJsLoad, startNativeLoad, type LoadRun } from './load.js';
+import { SCENARIOS, type GeneratorResult, type Scenario, type WorkerTask } from './protocol.js';
 
 const usage = `load generator for tcp-echo benchmarks
   --scenario throughput|pingpong|connrate|idle   (required)
   --port N            server port on --host (required)
   --host ADDR         default 127.0.0.1 (loopback only)
-  --threads N         worker threads (default 1)
+  --native PATH       run the load in the native generator at PATH (else JavaScript worker threads)
+  --threads N         JavaScript worker threads (default 1; the native generator is one thread)
   --connections N     throughput/pingpong connections, connrate loops, idle connections
   --message-size B    throughput bytes per write (default 16384)
   --window B          throughput bytes in flight per connection (default 262144)
@@ -31,57 +34,31 @@ const usage = `load generator for tcp-echo benchmarks
   --scrape URL,URL    GET these every --scrape-interval ms during the run (metrics scrapers)
   --scrape-interval MS      default 1000`;
 
-/** Latency percentiles in microseconds. */
-export interface LatencySummary {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  mean: number;
-  max: number;
-  count: number;
-}
-
-/** What one generator run measured; printed as one JSON line. */
-export interface GeneratorResult {
-  scenario: Scenario;
-  threads: number;
-  connections: number;
-  durationS: number;
-  /** Echoed and verified inside the window. */
-  windowBytes: number;
-  mbPerSec: number;
-  /** Requests (pingpong) or cycles (connrate) per second in the window. */
-  opsPerSec: number;
-  /** Requests or cycles over the whole run, warm-up and wind-down included. */
-  totalOps: number;
-  latencyUs: LatencySummary | undefined;
-  /** Server CPU seconds inside the window (process tree, from /proc). */
-  serverCpuS: number | undefined;
-  /** The generator's own CPU seconds inside the window (all its threads). */
-  generatorCpuS: number | undefined;
-  /** CPU seconds of the --helper-pid process (the OTLP sink) inside the window. */
-  helperCpuS: number | undefined;
-  /** Cores kept busy by every other process during the window (machine busy − server − generator − helper). */
-  otherCores: number | undefined;
-  /** Server CPU seconds per 1e9 bytes echoed (throughput). */
-  cpuPerGB: number | undefined;
-  /** Server CPU seconds per 1,000 connections (connrate) or per 1e6 requests (pingpong). */
-  cpuPer1kConn: number | undefined;
-  cpuPer1MReq: number | undefined;
-  rssStartBytes: number | undefined;
-  rssPeakBytes: number | undefined;
-  /** idle: server RSS while the connections were held (median of samples) and per connection. */
-  rssHeldBytes: number | undefined;
-  rssPerIdleConnBytes: number | undefined;
-  established: number;
-  errors: Record<string, number>;
-  verifyFailures: number;
-  incomplete: number;
-  scrapes: { ok: number; failed: number };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds of this process's main thread (the harness), where Node can tell (22.19+/23.9+). */
+function mainThreadCpuSeconds(): number | undefined {
+  const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
+  if (typeof threadCpuUsage !== 'function') return undefined;
+  const usage = threadCpuUsage.call(process);
+  return (usage.user + usage.system) / 1e6;
+}
+
+function processCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+/** One reading of everything whose CPU a window accounts for. */
+interface Edge {
+  server: ProcSample | undefined;
+  machine: number;
+  load: number;
+  process: number;
+  mainThread: number | undefined;
+  helper: number;
+  at: number;
+}
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
@@ -93,9 +70,9 @@ async function main(): Promise<void> {
   if (!scenario) throw new Error(`--scenario is required\n${usage}`);
   const port = numberFlag(flags, 'port', 0, 1);
   if (port === 0) throw new Error(`--port is required\n${usage}`);
-  const host = stringFlag(flags, 'host', '127.0.0.1');
-  const threads = numberFlag(flags, 'threads', 1, 1);
-  const defaults: Record<Scenario, number> = { throughput: 64, pingpong: 32, connrate: 32, idle: 10_000 };
+  const nativePath = stringFlag(flags, 'native', '');
+  const threads = nativePath === '' ? numberFlag(flags, 'threads', 1, 1) : 1;
+  const defaults: Record<Scenario, number> = { throughput: 64, pingpong: 32, connrate: 16, idle: 10_000 };
   const connections = numberFlag(flags, 'connections', defaults[scenario], 1);
   const warmupMs = numberFlag(flags, 'warmup', 1) * 1000;
   const durationMs = numberFlag(flags, 'duration', 5, 0.1) * 1000;
@@ -119,64 +96,56 @@ async function main(): Promise<void> {
   // Connections are set up before the window opens: 300 ms plus the warm-up.
   const measureStart = Date.now() + 300 + warmupMs;
   const measureEnd = measureStart + durationMs;
-  let cpuAtStart: ProcSample | undefined;
-  let cpuAtEnd: ProcSample | undefined;
-  // The whole machine's and this generator's CPU over the same window: what is left is other
-  // processes' load, which on a shared machine explains a noisy figure.
-  const machine = { start: 0, end: 0, selfStart: process.cpuUsage(), selfEnd: process.cpuUsage(), helperStart: 0, helperEnd: 0 };
-  if (proc && scenario !== 'idle') {
-    setTimeout(() => {
-      cpuAtStart = proc.sample();
-      machine.start = machineBusySeconds();
-      machine.selfStart = process.cpuUsage();
-      machine.helperStart = helper?.sample().cpuSeconds ?? 0;
-    }, measureStart - Date.now());
-    setTimeout(() => {
-      cpuAtEnd = proc.sample();
-      machine.end = machineBusySeconds();
-      machine.selfEnd = process.cpuUsage();
-      machine.helperEnd = helper?.sample().cpuSeconds ?? 0;
-    }, measureEnd - Date.now());
-  }
+  const task: WorkerTask = {
+    scenario,
+    host: stringFlag(flags, 'host', '127.0.0.1'),
+    port,
+    connections,
+    workerIndex: 0,
+    messageSize: numberFlag(flags, 'message-size', 16_384, 1),
+    window: numberFlag(flags, 'window', 262_144, 1),
+    requestSize: numberFlag(flags, 'request-size', 32, 1),
+    measureStart,
+    measureEnd,
+    connectConcurrency: numberFlag(flags, 'connect-concurrency', 64, 1),
+    drainTimeoutMs: 10_000,
+  };
+  if (task.window < task.messageSize) throw new Error(`--window (${task.window}) must be ≥ --message-size (${task.messageSize})`);
 
-  const workerFile = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-  const workers: Worker[] = [];
-  const held: Promise<number>[] = [];
-  const done: Promise<WorkerResult>[] = [];
-  for (let i = 0; i < threads; i++) {
-    const share = Math.floor(connections / threads) + (i < connections % threads ? 1 : 0);
-    if (share === 0) continue;
-    const task: WorkerTask = {
-      scenario,
-      host,
-      port,
-      connections: share,
-      workerIndex: i,
-      messageSize: numberFlag(flags, 'message-size', 16_384, 1),
-      window: numberFlag(flags, 'window', 262_144, 1),
-      requestSize: numberFlag(flags, 'request-size', 32, 1),
-      measureStart,
-      measureEnd,
-      connectConcurrency: numberFlag(flags, 'connect-concurrency', 64, 1),
-      drainTimeoutMs: 10_000,
-    };
-    if (task.window < task.messageSize) throw new Error(`--window (${task.window}) must be ≥ --message-size (${task.messageSize})`);
-    const worker = new Worker(workerFile, { workerData: task });
-    workers.push(worker);
-    const messages = (type: WorkerMessage['type']) =>
-      new Promise<WorkerMessage>((resolve, reject) => {
-        worker.on('message', (m: WorkerMessage) => m.type === type && resolve(m));
-        worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`worker ${i} exited with ${code} before '${type}'`)));
-      });
-    if (scenario === 'idle') held.push(messages('held').then((m) => (m.type === 'held' ? m.established : 0)));
-    done.push(messages('done').then((m) => (m as Extract<WorkerMessage, { type: 'done' }>).result));
+  let load: LoadRun | undefined;
+  // The server's, the machine's, the load's and this process's CPU over the same window: what is
+  // left of the machine's is other processes' load, which on a shared machine explains a noisy figure.
+  const edge = (): Edge => ({
+    server: proc?.sample(),
+    machine: machineBusySeconds(),
+    load: load?.cpuSeconds() ?? 0,
+    process: processCpuSeconds(),
+    mainThread: mainThreadCpuSeconds(),
+    helper: helper?.sample().cpuSeconds ?? 0,
+    at: performance.now(),
+  });
+  let first: Edge | undefined;
+  let last: Edge | undefined;
+  if (scenario === 'idle') first = edge();
+  load = nativePath === '' ? startJsLoad(task, threads) : startNativeLoad(nativePath, task);
+  // Resolves once the window's last edge is read (idle: once held), whenever the load reports.
+  let windowClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => (windowClosed = resolve));
+  if (scenario !== 'idle') {
+    setTimeout(() => (first = edge()), measureStart - Date.now());
+    setTimeout(() => {
+      last = edge();
+      windowClosed();
+    }, measureEnd - Date.now());
   }
 
   let rssHeld: number | undefined;
   if (scenario === 'idle') {
-    // Opening is bounded: a worker settles every connection (echoed, failed or refused).
-    await Promise.all(held);
+    // Opening is bounded: the load settles every connection (echoed, failed or refused). The CPU
+    // window of idle is this opening: connect and echo once, per connection, on both sides.
+    await load.held;
+    last = edge();
+    windowClosed();
     const samples: number[] = [];
     const holdEnd = Date.now() + holdMs;
     while (Date.now() < holdEnd) {
@@ -186,44 +155,50 @@ async function main(): Promise<void> {
     // The second half of the hold: after the allocator and GC settled on the held connections.
     const settled = samples.slice(Math.floor(samples.length / 2)).sort((a, b) => a - b);
     rssHeld = settled[Math.floor(settled.length / 2)];
-    for (const worker of workers) worker.postMessage({ type: 'release' });
+    load.release();
   }
 
-  const results = await Promise.all(done);
+  let r: Awaited<LoadRun['done']>;
+  try {
+    r = await load.done;
+    await closed;
+  } finally {
+    load.finish();
+  }
   clearInterval(sampler);
   if (scraper) clearInterval(scraper);
-  // terminate() resolves at once for a worker that already exited (they exit after reporting).
-  await Promise.all(workers.map((w) => w.terminate()));
 
-  const latency = new Histogram();
-  const total = { windowBytes: 0, windowOps: 0, totalOps: 0, established: 0, verifyFailures: 0, incomplete: 0 };
-  const errors: Record<string, number> = {};
-  for (const r of results) {
-    if (r.latency) latency.merge(r.latency);
-    total.windowBytes += r.windowBytes;
-    total.windowOps += r.windowOps;
-    total.totalOps += r.totalOps;
-    total.established += r.established;
-    total.verifyFailures += r.verifyFailures;
-    total.incomplete += r.incomplete;
-    for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n;
-  }
+  const latency = r.latency ? Histogram.fromData(r.latency) : new Histogram();
   const seconds = durationMs / 1000;
-  const cpu = cpuAtStart && cpuAtEnd ? cpuAtEnd.cpuSeconds - cpuAtStart.cpuSeconds : undefined;
-  const generatorCpu =
-    (machine.selfEnd.user + machine.selfEnd.system - machine.selfStart.user - machine.selfStart.system) / 1e6;
-  const helperCpu = machine.helperEnd - machine.helperStart;
+  const measured = first !== undefined && last !== undefined && first.server !== undefined && last.server !== undefined;
+  const cpu = measured ? last!.server!.cpuSeconds - first!.server!.cpuSeconds : undefined;
+  const cpuWindowS = measured ? (last!.at - first!.at) / 1000 : undefined;
+  const loadCpu = measured ? last!.load - first!.load : undefined;
+  // The harness: this process minus the load (JS workers share it); the native load is another process.
+  const harnessCpu = !measured
+    ? undefined
+    : nativePath !== ''
+      ? last!.process - first!.process
+      : last!.mainThread !== undefined && first!.mainThread !== undefined
+        ? last!.mainThread - first!.mainThread
+        : undefined;
+  const helperCpu = measured ? last!.helper - first!.helper : 0;
   const otherCores =
-    cpu === undefined ? undefined : Math.max(0, machine.end - machine.start - cpu - generatorCpu - helperCpu) / seconds;
+    cpu === undefined
+      ? undefined
+      : Math.max(0, last!.machine - first!.machine - cpu - (loadCpu ?? 0) - (harnessCpu ?? 0) - helperCpu) / cpuWindowS!;
+  const windowOps = scenario === 'idle' ? r.established : scenario === 'throughput' ? r.windowBytes : r.windowOps;
   const result: GeneratorResult = {
     scenario,
+    generator: nativePath === '' ? 'js' : 'native',
     threads,
     connections,
     durationS: scenario === 'idle' ? holdMs / 1000 : seconds,
-    windowBytes: total.windowBytes,
-    mbPerSec: scenario === 'throughput' ? total.windowBytes / 1e6 / seconds : 0,
-    opsPerSec: scenario === 'pingpong' || scenario === 'connrate' ? total.windowOps / seconds : 0,
-    totalOps: total.totalOps,
+    windowBytes: r.windowBytes,
+    mbPerSec: scenario === 'throughput' ? r.windowBytes / 1e6 / seconds : 0,
+    opsPerSec: scenario === 'pingpong' || scenario === 'connrate' ? r.windowOps / seconds : 0,
+    totalOps: r.totalOps,
+    windowOps,
     latencyUs:
       latency.count === 0
         ? undefined
@@ -236,22 +211,24 @@ async function main(): Promise<void> {
             max: latency.max,
             count: latency.count,
           },
+    cpuWindowS,
     serverCpuS: cpu,
-    generatorCpuS: cpu === undefined ? undefined : generatorCpu,
+    generatorCpuS: loadCpu,
+    harnessCpuS: harnessCpu,
     helperCpuS: cpu === undefined || !helper ? undefined : helperCpu,
     otherCores,
-    cpuPerGB: cpu !== undefined && scenario === 'throughput' && total.windowBytes > 0 ? cpu / (total.windowBytes / 1e9) : undefined,
-    cpuPer1kConn: cpu !== undefined && scenario === 'connrate' && total.windowOps > 0 ? (cpu / total.windowOps) * 1000 : undefined,
-    cpuPer1MReq: cpu !== undefined && scenario === 'pingpong' && total.windowOps > 0 ? (cpu / total.windowOps) * 1e6 : undefined,
+    cpuPerGB: cpu !== undefined && scenario === 'throughput' && r.windowBytes > 0 ? cpu / (r.windowBytes / 1e9) : undefined,
+    cpuUsPerConn:
+      cpu === undefined || windowOps === 0 ? undefined : scenario === 'connrate' || scenario === 'idle' ? (cpu / windowOps) * 1e6 : undefined,
+    cpuUsPerReq: cpu !== undefined && scenario === 'pingpong' && r.windowOps > 0 ? (cpu / r.windowOps) * 1e6 : undefined,
     rssStartBytes: start?.rssBytes,
     rssPeakBytes: proc ? peak : undefined,
     rssHeldBytes: rssHeld,
-    rssPerIdleConnBytes:
-      rssHeld !== undefined && start && total.established > 0 ? (rssHeld - start.rssBytes) / total.established : undefined,
-    established: total.established,
-    errors,
-    verifyFailures: total.verifyFailures,
-    incomplete: total.incomplete,
+    rssPerIdleConnBytes: rssHeld !== undefined && start && r.established > 0 ? (rssHeld - start.rssBytes) / r.established : undefined,
+    established: r.established,
+    errors: r.errors,
+    verifyFailures: r.verifyFailures,
+    incomplete: r.incomplete,
     scrapes,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,4 +1,7 @@
-/** Messages between the load generator's main thread and its worker threads. */
+/**
+ * What the load generator's parts exchange: the task of a load thread (JavaScript worker or the
+ * native generator), what it reports, and the generator's result line.
+ */
 import type { HistogramData } from './histogram.js';
 
 /** The four scenarios. */
@@ -54,3 +57,63 @@ export type WorkerMessage = { type: 'held'; established: number } | { type: 'don
 
 /** Main → worker (idle only): close the held connections. */
 export type MainMessage = { type: 'release' };
+
+/** Which load generator ran: the native one (C, epoll) or the JavaScript one (worker threads). */
+export type GeneratorKind = 'native' | 'js';
+
+/** Latency percentiles in microseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  mean: number;
+  max: number;
+  count: number;
+}
+
+/** What one generator run measured; printed as one JSON line. */
+export interface GeneratorResult {
+  scenario: Scenario;
+  generator: GeneratorKind;
+  threads: number;
+  connections: number;
+  durationS: number;
+  /** Echoed and verified inside the window. */
+  windowBytes: number;
+  mbPerSec: number;
+  /** Requests (pingpong) or cycles (connrate) per second in the window. */
+  opsPerSec: number;
+  /** Requests or cycles over the whole run, warm-up and wind-down included. */
+  totalOps: number;
+  /** Operations the CPU figures are divided by: bytes (throughput), requests, cycles, or connections opened (idle). */
+  windowOps: number;
+  latencyUs: LatencySummary | undefined;
+  /** Seconds of the CPU window: the measured window, or for idle the opening of the connections. */
+  cpuWindowS: number | undefined;
+  /** Server CPU seconds inside the CPU window (process tree, from /proc). */
+  serverCpuS: number | undefined;
+  /** CPU seconds the load itself cost inside the window (native process, or the worker threads). */
+  generatorCpuS: number | undefined;
+  /** CPU seconds of the generator's main thread (sampling /proc, scraping metrics): the harness, not the load. */
+  harnessCpuS: number | undefined;
+  /** CPU seconds of the --helper-pid process (the OTLP sink) inside the window. */
+  helperCpuS: number | undefined;
+  /** Cores kept busy by every other process during the window (machine busy − server − generator − harness − helper). */
+  otherCores: number | undefined;
+  /** Server CPU seconds per 1e9 bytes echoed (throughput). */
+  cpuPerGB: number | undefined;
+  /** Server CPU microseconds per connection (connrate), per request (pingpong). */
+  cpuUsPerConn: number | undefined;
+  cpuUsPerReq: number | undefined;
+  rssStartBytes: number | undefined;
+  rssPeakBytes: number | undefined;
+  /** idle: server RSS while the connections were held (median of samples) and per connection. */
+  rssHeldBytes: number | undefined;
+  rssPerIdleConnBytes: number | undefined;
+  established: number;
+  errors: Record<string, number>;
+  verifyFailures: number;
+  incomplete: number;
+  scrapes: { ok: number; failed: number };
+}

@@ -15,25 +15,33 @@ const pattern = makePattern();
 const latency = new Histogram();
 const errors: Record<string, number> = {};
 const sockets = new Set<net.Socket>();
-let verifyFailures = 0;
-let incomplete = 0;
-let totalBytes = 0;
-let totalOps = 0;
-let windowStartBytes = 0;
-let windowStartOps = 0;
-let windowBytes = 0;
-let windowOps = 0;
-let inWindow = false;
-/** Set when the measured window closes: connections stop starting new work and wind down. */
-let stopping = false;
-let reported = false;
-let established = 0;
-let nextPhase = task.workerIndex * 7919;
+
+/** This thread's counts and the phase of the run; one object, so every change to it reads `run.x`. */
+class RunState {
+  verifyFailures = 0;
+  incomplete = 0;
+  totalBytes = 0;
+  totalOps = 0;
+  windowStartBytes = 0;
+  windowStartOps = 0;
+  windowBytes = 0;
+  windowOps = 0;
+  established = 0;
+  inWindow = false;
+  /** Set when the measured window closes: connections stop starting new work and wind down. */
+  stopping = false;
+  reported = false;
+  /** idle: connections are still being opened. */
+  openingMore = false;
+  drainTimer: NodeJS.Timeout | undefined;
+  nextPhase = task.workerIndex * 7919;
+}
+const run = new RunState();
 
 /** Each connection starts the pattern at its own offset, so a cross-connection mix-up is caught. */
 function phase(): number {
-  nextPhase = (nextPhase + 104_729) % PERIOD;
-  return nextPhase;
+  run.nextPhase = (run.nextPhase + 104_729) % PERIOD;
+  return run.nextPhase;
 }
 
 function countError(error: NodeJS.ErrnoException): void {
@@ -48,7 +56,7 @@ function connect(): net.Socket {
   socket.on('close', () => {
     sockets.delete(socket);
     // After the scenario's own 'close' listener has counted this socket.
-    if (stopping) setImmediate(reportWhenIdle);
+    if (run.stopping) setImmediate(reportWhenIdle);
   });
   return socket;
 }
@@ -58,35 +66,34 @@ function post(message: WorkerMessage): void {
 }
 
 function report(): void {
-  if (reported) return;
-  reported = true;
-  clearTimeout(drainTimer);
+  if (run.reported) return;
+  run.reported = true;
+  clearTimeout(run.drainTimer);
   const result: WorkerResult = {
-    windowBytes,
-    totalBytes,
-    windowOps,
-    totalOps,
+    windowBytes: run.windowBytes,
+    totalBytes: run.totalBytes,
+    windowOps: run.windowOps,
+    totalOps: run.totalOps,
     latency: latency.count > 0 ? latency.toData() : undefined,
     errors,
-    verifyFailures,
-    incomplete,
-    established,
+    verifyFailures: run.verifyFailures,
+    incomplete: run.incomplete,
+    established: run.established,
   };
   post({ type: 'done', result });
 }
 
 /** Reports as soon as every socket has closed. */
 function reportWhenIdle(): void {
-  if (stopping && sockets.size === 0 && !openingMore) report();
+  if (run.stopping && sockets.size === 0 && !run.openingMore) report();
 }
 
-let drainTimer: NodeJS.Timeout | undefined;
 /** The run is over: stop new work; sockets still busy after the drain timeout are destroyed and counted. */
 function windDown(onStop: () => void): void {
-  stopping = true;
+  run.stopping = true;
   onStop();
-  drainTimer = setTimeout(() => {
-    incomplete += sockets.size;
+  run.drainTimer = setTimeout(() => {
+    run.incomplete += sockets.size;
     for (const socket of sockets) socket.destroy();
     // 'close' events follow destroy() asynchronously; report after they ran.
     setTimeout(report, 50);
@@ -97,14 +104,14 @@ function windDown(onStop: () => void): void {
 /** Opens and closes the measured window at the shared wall-clock times the main thread chose. */
 function scheduleWindow(onStop: () => void): void {
   setTimeout(() => {
-    inWindow = true;
-    windowStartBytes = totalBytes;
-    windowStartOps = totalOps;
+    run.inWindow = true;
+    run.windowStartBytes = run.totalBytes;
+    run.windowStartOps = run.totalOps;
   }, Math.max(0, task.measureStart - Date.now()));
   setTimeout(() => {
-    inWindow = false;
-    windowBytes = totalBytes - windowStartBytes;
-    windowOps = totalOps - windowStartOps;
+    run.inWindow = false;
+    run.windowBytes = run.totalBytes - run.windowStartBytes;
+    run.windowOps = run.totalOps - run.windowStartOps;
     windDown(onStop);
   }, Math.max(0, task.measureEnd - Date.now()));
 }
@@ -124,21 +131,21 @@ class Stream {
 
   pump(): void {
     const { messageSize, window } = task;
-    while (!stopping && this.sent - this.received + messageSize <= window) {
+    while (!run.stopping && this.sent - this.received + messageSize <= window) {
       this.socket.write(slice(pattern, this.phase + this.sent, messageSize));
       this.sent += messageSize;
     }
-    if (stopping && this.received === this.sent) this.socket.end();
+    if (run.stopping && this.received === this.sent) this.socket.end();
   }
 
   private onData(chunk: Buffer): void {
     if (this.received + chunk.length > this.sent || !matches(pattern, this.phase + this.received, chunk)) {
-      verifyFailures++;
+      run.verifyFailures++;
       this.socket.destroy();
       return;
     }
     this.received += chunk.length;
-    totalBytes += chunk.length;
+    run.totalBytes += chunk.length;
     this.pump();
   }
 }
@@ -159,7 +166,7 @@ class PingPong {
 
   /** Sends the next request, or ends the connection once the run is over. */
   send(): void {
-    if (stopping) {
+    if (run.stopping) {
       this.socket.end();
       return;
     }
@@ -170,15 +177,15 @@ class PingPong {
 
   private onData(chunk: Buffer): void {
     if (this.received + chunk.length > this.sent || !matches(pattern, this.phase + this.received, chunk)) {
-      verifyFailures++;
+      run.verifyFailures++;
       this.socket.destroy();
       return;
     }
     this.received += chunk.length;
-    totalBytes += chunk.length;
+    run.totalBytes += chunk.length;
     if (this.received < this.sent) return;
-    totalOps++;
-    if (inWindow) latency.record((performance.now() - this.startedAt) * 1000);
+    run.totalOps++;
+    if (run.inWindow) latency.record((performance.now() - this.startedAt) * 1000);
     this.send();
   }
 }
@@ -186,7 +193,7 @@ class PingPong {
 // ---- connrate: connect, echo one request verified, close; repeat ---------------------------------
 
 function cycle(): void {
-  if (stopping) return reportWhenIdle();
+  if (run.stopping) return reportWhenIdle();
   const startedAt = performance.now();
   const start = phase();
   const socket = connect();
@@ -195,7 +202,7 @@ function cycle(): void {
   socket.on('connect', () => socket.write(slice(pattern, start, task.requestSize)));
   socket.on('data', (chunk: Buffer) => {
     if (received + chunk.length > task.requestSize || !matches(pattern, start + received, chunk)) {
-      verifyFailures++;
+      run.verifyFailures++;
       failed = true;
       socket.destroy();
       return;
@@ -206,10 +213,10 @@ function cycle(): void {
   });
   socket.on('error', () => (failed = true));
   socket.on('close', () => {
-    totalBytes += received;
+    run.totalBytes += received;
     if (!failed && received === task.requestSize) {
-      totalOps++;
-      if (inWindow) latency.record((performance.now() - startedAt) * 1000);
+      run.totalOps++;
+      if (run.inWindow) latency.record((performance.now() - startedAt) * 1000);
       cycle();
     } else {
       // Back off a little so a refusing server does not turn this loop into a busy spin.
@@ -220,12 +227,10 @@ function cycle(): void {
 
 // ---- idle: open N connections, echo once each, hold until released ------------------------------
 
-let openingMore = false;
-
 function openIdle(): void {
   let started = 0;
   let settled = 0;
-  openingMore = true;
+  run.openingMore = true;
   const next = (): void => {
     if (started >= task.connections) return;
     started++;
@@ -236,22 +241,22 @@ function openIdle(): void {
     const settle = (ok: boolean): void => {
       if (done) return;
       done = true;
-      if (ok) established++;
+      if (ok) run.established++;
       settled++;
       if (settled === task.connections) {
-        openingMore = false;
-        post({ type: 'held', established });
+        run.openingMore = false;
+        post({ type: 'held', established: run.established });
       } else next();
     };
     socket.on('connect', () => socket.write(slice(pattern, start, task.requestSize)));
     socket.on('data', (chunk: Buffer) => {
       if (received + chunk.length > task.requestSize || !matches(pattern, start + received, chunk)) {
-        verifyFailures++;
+        run.verifyFailures++;
         socket.destroy();
         return;
       }
       received += chunk.length;
-      totalBytes += chunk.length;
+      run.totalBytes += chunk.length;
       if (received === task.requestSize) settle(true);
     });
     socket.on('close', () => settle(false));

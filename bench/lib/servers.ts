@@ -6,13 +6,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
+// The runner (tsx, from source) shares the test suite's process helpers rather than copying them.
+import { canConnect, freePort } from '../../test/helpers/service.js';
 import { ROOT } from './build.js';
 
 /** How the server under test is set up. */
-export const MODES = ['bare', 'off', 'metrics', 'traced', 'shipped', 'cluster'] as const;
+export const MODES = ['bare', 'off', 'metrics', 'traced', 'full', 'cluster'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** One line per mode, for the report. */
@@ -21,21 +22,14 @@ export const MODE_DESCRIPTIONS: Record<Mode, string> = {
   off: 'tcp-echo, telemetry off: `tracer.enabled: false`, log level warning, metrics kept but never scraped',
   metrics: 'tcp-echo, metrics only: `tracer.enabled: false`, log level info, /metrics and /service/monitor scraped every second',
   traced: 'tcp-echo, metrics + tracing: 100% sampling, OTLP/HTTP to the local sink, log level info, scraped every second',
-  shipped: 'tcp-echo, config/static_config.yaml unchanged (ports via ECHO_PORT/MONITOR_PORT), OTLP to the local sink, scraped every second',
+  full:
+    'tcp-echo as users run it: config/static_config.yaml unchanged (ports via ECHO_PORT/MONITOR_PORT), every span exported ' +
+    '(the default parent-based always-on sampler) over OTLP/HTTP to the local sink, connection log lines at info written to a file ' +
+    '(the config\'s @stderr, redirected to the run\'s log file), /metrics scraped every second',
   cluster: 'tcp-echo as `traced`, with `tcp-echo.workers: auto` (one echo worker process per core; CPU and RSS summed over all of them)',
 };
 
 export const SHIPPED_CONFIG = path.join(ROOT, 'config', 'static_config.yaml');
-
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** A started process under test. */
 export interface Server {
@@ -98,17 +92,6 @@ function logTail(logFile: string): string {
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 async function httpOk(url: string): Promise<boolean> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -130,11 +113,11 @@ export interface StartOptions {
   benchJs: string;
   /** The service's main.js (the run's snapshot of dist/). */
   main: string;
-  /** The run's copy of config/static_config.yaml, for `shipped`. */
+  /** The run's copy of config/static_config.yaml, for `full`. */
   shippedConfig: string;
   /** Where configs and logs go. */
   workDir: string;
-  /** The sink's port, for traced and shipped. */
+  /** The sink's port, for traced and full. */
   sinkPort: number;
   /** A label unique within the run, for file names. */
   label: string;
@@ -159,7 +142,7 @@ export async function startServer(options: StartOptions): Promise<Server> {
   const sink = `http://127.0.0.1:${options.sinkPort}`;
   let configFile = options.shippedConfig;
   const env = baseEnv();
-  if (mode === 'shipped') {
+  if (mode === 'full') {
     // The shipped config reads its ports from $echo_port / ECHO_PORT (no config_vars file given).
     Object.assign(env, { ECHO_PORT: String(echoPort), MONITOR_PORT: String(monitorPort), OTEL_EXPORTER_OTLP_ENDPOINT: sink });
   } else {
@@ -179,7 +162,7 @@ export async function startServer(options: StartOptions): Promise<Server> {
 }
 
 /** The static config of a generated mode: the shipped shape with the mode's telemetry settings. */
-export function generatedConfig(mode: Exclude<Mode, 'bare' | 'shipped'>, echoPort: number, monitorPort: number, sink: string): unknown {
+export function generatedConfig(mode: Exclude<Mode, 'bare' | 'full'>, echoPort: number, monitorPort: number, sink: string): unknown {
   const traced = mode === 'traced' || mode === 'cluster';
   const tracer = traced ? { endpoint: sink, 'sampler-ratio': 1 } : { enabled: false };
   return {

@@ -4,13 +4,13 @@
  */
 import type { Mode } from '../lib/servers.js';
 import { FIGURES } from './figures.js';
-import type { BenchReport } from './report.js';
+import type { BenchReport } from './types.js';
 
 const COLORS: Record<Exclude<Mode, 'bare'>, string> = {
   off: '#9ecae1',
   metrics: '#6baed6',
   traced: '#3182bd',
-  shipped: '#08519c',
+  full: '#08519c',
   cluster: '#31a354',
 };
 

@@ -8,12 +8,18 @@ import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { GeneratorResult } from '../generator/main.js';
+import type { GeneratorResult } from '../generator/protocol.js';
 import { buildBench, removeBuild } from '../lib/build.js';
+import { buildNativeGenerator } from '../lib/native.js';
 
 let benchJs = '';
+let native = '';
 before(() => {
   benchJs = buildBench();
+  const build = buildNativeGenerator(path.join(benchJs, 'native'));
+  // The machine the bench runs on has a C compiler; a build failure is a failure here, not a skip.
+  assert.ok(build.ok, build.ok ? '' : build.reason);
+  native = build.path;
 });
 after(removeBuild);
 
@@ -50,9 +56,15 @@ async function generate(args: string[]): Promise<GeneratorResult> {
   return JSON.parse(stdout.trim()) as GeneratorResult;
 }
 
-const common = (port: number): string[] => ['--port', String(port), '--server-pid', String(process.pid), '--warmup', '0.2', '--duration', '0.6'];
+const GENERATORS = ['native', 'js'] as const;
 
-test('every scenario against a correct echo: traffic, no errors, every byte verified', async (t) => {
+for (const kind of GENERATORS) {
+const common = (port: number): string[] => [
+  '--port', String(port), '--server-pid', String(process.pid), '--warmup', '0.2', '--duration', '0.6',
+  ...(kind === 'native' ? ['--native', native] : []),
+];
+
+test(`${kind}: every scenario against a correct echo: traffic, no errors, every byte verified`, async (t) => {
   const echo = await serve((socket) => socket.pipe(socket));
   t.after(() => echo.close());
 
@@ -69,7 +81,8 @@ test('every scenario against a correct echo: traffic, no errors, every byte veri
 
   const connrate = await generate(['--scenario', 'connrate', '--connections', '4', '--threads', '2', ...common(echo.port)]);
   assert.ok(connrate.opsPerSec > 50, `conn/s ${connrate.opsPerSec}`);
-  assert.ok(connrate.cpuPer1kConn! > 0);
+  assert.ok(connrate.cpuUsPerConn! > 0 && connrate.generatorCpuS! >= 0);
+  assert.equal(connrate.generator, kind);
   assert.deepEqual([connrate.verifyFailures, connrate.incomplete, connrate.errors], [0, 0, {}]);
 
   const idle = await generate(['--scenario', 'idle', '--connections', '300', '--threads', '2', '--hold', '0.5', ...common(echo.port)]);
@@ -78,7 +91,7 @@ test('every scenario against a correct echo: traffic, no errors, every byte veri
   assert.deepEqual([idle.verifyFailures, idle.incomplete], [0, 0]);
 });
 
-test('an echo that flips one byte now and then is caught', async (t) => {
+test(`${kind}: an echo that flips one byte now and then is caught`, async (t) => {
   let n = 0;
   const corrupt = await serve((socket) =>
     socket.on('data', (chunk: Buffer) => {
@@ -92,7 +105,7 @@ test('an echo that flips one byte now and then is caught', async (t) => {
   assert.ok(result.verifyFailures > 0, 'corruption not detected');
 });
 
-test('an echo that swallows the tail of the stream leaves connections incomplete', async (t) => {
+test(`${kind}: an echo that swallows the tail of the stream leaves connections incomplete`, async (t) => {
   // Echoes only the first 100 KiB of each connection, then reads and drops the rest.
   const lossy = await serve((socket) => {
     let echoed = 0;
@@ -109,3 +122,4 @@ test('an echo that swallows the tail of the stream leaves connections incomplete
   assert.equal(result.verifyFailures, 0);
   assert.ok(Date.now() - started < 30_000, 'the drain timeout bounds the run');
 });
+}

@@ -1,14 +1,14 @@
 /** Unit tests of the benchmark's pure parts: pattern, histogram, flags, /proc parsing, aggregation, reports. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { GeneratorResult } from '../generator/main.js';
+import type { GeneratorResult } from '../generator/protocol.js';
 import { Histogram } from '../generator/histogram.js';
 import { makePattern, matches, PERIOD, slice } from '../generator/pattern.js';
 import { listFlag, numberFlag, parseFlags } from '../lib/args.js';
 import { machineBusySeconds, parseStat, ProcReader } from '../lib/proc.js';
-import { aggregate, FIGURES, median, type RunRecord } from '../report/figures.js';
-import { renderMarkdown } from '../report/markdown.js';
-import type { BenchReport } from '../report/report.js';
+import { aggregate, cpuShare, FIGURES, median, type RunRecord } from '../report/figures.js';
+import { cpuLines, renderMarkdown } from '../report/markdown.js';
+import type { BenchReport } from '../report/types.js';
 import { renderSvg } from '../report/svg.js';
 import { MODE_DESCRIPTIONS, MODES } from '../lib/servers.js';
 import { areaOf } from '../profile-summary.js';
@@ -83,9 +83,9 @@ test('proc: reads this process, and machine busy time moves forward', () => {
 
 function result(overrides: Partial<GeneratorResult>): GeneratorResult {
   return {
-    scenario: 'throughput', threads: 1, connections: 1, durationS: 1, windowBytes: 0, mbPerSec: 0, opsPerSec: 0, totalOps: 0,
-    latencyUs: undefined, serverCpuS: undefined, generatorCpuS: undefined, helperCpuS: undefined, otherCores: undefined, cpuPerGB: undefined,
-    cpuPer1kConn: undefined, cpuPer1MReq: undefined, rssStartBytes: undefined, rssPeakBytes: undefined, rssHeldBytes: undefined,
+    scenario: 'throughput', generator: 'native', threads: 1, connections: 1, durationS: 1, windowBytes: 0, mbPerSec: 0, opsPerSec: 0, totalOps: 0,
+    windowOps: 0, latencyUs: undefined, cpuWindowS: undefined, serverCpuS: undefined, generatorCpuS: undefined, harnessCpuS: undefined,
+    helperCpuS: undefined, otherCores: undefined, cpuPerGB: undefined, cpuUsPerConn: undefined, cpuUsPerReq: undefined, rssStartBytes: undefined, rssPeakBytes: undefined, rssHeldBytes: undefined,
     rssPerIdleConnBytes: undefined, established: 0, errors: {}, verifyFailures: 0, incomplete: 0, scrapes: { ok: 0, failed: 0 },
     ...overrides,
   };
@@ -99,11 +99,11 @@ function sampleRecords(): RunRecord[] {
     records.push({ scenario: 'idle', mode, round, sequence: sequence++, result: result({ scenario: 'idle', rssPeakBytes: peak / 2, rssPerIdleConnBytes: 6 * 1024 }) });
   };
   add('bare', 0, 1000, 100);
-  add('shipped', 0, 900, 300);
+  add('full', 0, 900, 300);
   add('bare', 1, 1200, 100);
-  add('shipped', 1, 1180, 200);
+  add('full', 1, 1180, 200);
   add('bare', 2, 1100, 100);
-  add('shipped', 2, 1050, 250);
+  add('full', 2, 1050, 250);
   return records;
 }
 
@@ -111,26 +111,27 @@ test('aggregate: median over rounds, ratio to bare, target status, peak over sce
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 2, 3]), 2.5);
   assert.equal(median([]), undefined);
-  const table = aggregate(sampleRecords(), ['bare', 'shipped'], 3);
+  const table = aggregate(sampleRecords(), ['bare', 'full'], 3);
   const throughput = table.get('throughput_mb_s')!;
   assert.equal(throughput.get('bare')!.value, 1100);
-  assert.equal(throughput.get('shipped')!.value, 1050);
-  assert.ok(Math.abs(throughput.get('shipped')!.ratio! - 1050 / 1100) < 1e-12);
-  assert.equal(throughput.get('shipped')!.met, true);
-  assert.deepEqual(throughput.get('shipped')!.rounds, [900, 1180, 1050]);
-  assert.equal(table.get('rss_peak_mib')!.get('shipped')!.value, 250 / (1024 * 1024));
-  const idle = table.get('rss_per_idle_conn_kib')!.get('shipped')!;
+  assert.equal(throughput.get('full')!.value, 1050);
+  assert.ok(Math.abs(throughput.get('full')!.ratio! - 1050 / 1100) < 1e-12);
+  // 0.95 of bare misses the ≥ 1.0 target.
+  assert.equal(throughput.get('full')!.met, false);
+  assert.deepEqual(throughput.get('full')!.rounds, [900, 1180, 1050]);
+  assert.equal(table.get('rss_peak_mib')!.get('full')!.value, 250 / (1024 * 1024));
+  const idle = table.get('rss_per_idle_conn_kib')!.get('full')!;
   assert.equal(idle.ratio, 1);
-  assert.equal(table.get('pingpong_req_s')!.get('shipped')!.value, undefined);
+  assert.equal(table.get('pingpong_req_s')!.get('full')!.value, undefined);
 });
 
 test('reports: Markdown marks met/missed/not measured, SVG has a bar per measured ratio', () => {
   const records = sampleRecords();
-  const table = aggregate(records, ['bare', 'shipped'], 3);
+  const table = aggregate(records, ['bare', 'full'], 3);
   const report: BenchReport = {
     startedAt: '2026-01-01T00:00:00Z', elapsedS: 1, machine: { cpu: 'cpu', cores: 2, node: 'v20', commit: 'abc' },
     settings: {
-      quick: true, rounds: 3, modes: ['bare', 'shipped'], scenarios: ['throughput', 'idle'], warmupS: 1, durationS: 1, serverNodeFlags: [], maxBackground: 0.5, retries: 1,
+      quick: true, generator: 'native', rounds: 3, modes: ['bare', 'full'], scenarios: ['throughput', 'idle'], warmupS: 1, durationS: 1, serverNodeFlags: [], maxBackground: 0.5, retries: 1,
       threads: { throughput: 2, pingpong: 1, connrate: 2, idle: 2 },
       throughput: { connections: 64, messageSize: 16384, window: 262144 }, pingpong: { connections: 32, requestSize: 32 },
       connrate: { connections: 32, requestSize: 32 }, idle: { connections: 10, requestSize: 32, holdS: 1 },
@@ -140,13 +141,31 @@ test('reports: Markdown marks met/missed/not measured, SVG has a bar per measure
     targets: [], notes: ['a note'], runs: records,
   };
   const markdown = renderMarkdown(report);
-  assert.match(markdown, /\| throughput \(MB\/s\) \| 1,100 \| 1,050 \(0\.95\) \| ≥ 0\.95 \| \*\*met\*\* \|/);
-  assert.match(markdown, /\| ping-pong requests\/s \(req\/s\) \| — \| — \| ≥ 0\.95 \| not measured \|/);
+  assert.match(markdown, /\| throughput \(MB\/s\) \| 1,100 \| 1,050 \(0\.95\) \| ≥ 1\.00 \| \*\*missed\*\* \|/);
+  assert.match(markdown, /\| ping-pong requests\/s \(req\/s\) \| — \| — \| ≥ 1\.00 \| not measured \|/);
+  // The targets table of `full`: bare, full, ratio, target, status.
+  assert.match(markdown, /## Targets[^\n]*\n\n\| figure \| bare \| full \| ratio \| target \| \|\n/);
+  assert.match(markdown, /\| RSS per idle connection \(10,000 held\) \(KiB\) \| 6\.00 \| 6\.00 \| 1\.00 \| ≤ 1\.00 \| \*\*met\*\* \|/);
   assert.match(markdown, /- a note/);
   const svg = renderSvg(report);
   assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
-  const measured = FIGURES.filter((f) => report.table[f.key]?.shipped?.ratio !== undefined).length;
+  const measured = FIGURES.filter((f) => report.table[f.key]?.full?.ratio !== undefined).length;
   assert.equal((svg.match(/<rect x="290" y="\d+" width="[\d.]+" height="8"/g) ?? []).length, measured);
+});
+
+test('generator CPU: shown next to the server\'s per run; a run whose generator was busier is flagged generator-bound', () => {
+  const run = (mode: RunRecord['mode'], round: number, server: number, generator: number): RunRecord => ({
+    scenario: 'connrate', mode, round, sequence: round,
+    result: result({ scenario: 'connrate', serverCpuS: server, generatorCpuS: generator, cpuWindowS: 2 }),
+  });
+  assert.deepEqual(cpuShare(result({ serverCpuS: 1, generatorCpuS: 0.25, cpuWindowS: 2 })), {
+    serverCores: 0.5, generatorCores: 0.125, generatorPerServer: 0.25, generatorBound: false,
+  });
+  assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: 1.5, cpuWindowS: 2 }))!.generatorBound, true);
+  assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: undefined, cpuWindowS: 2 })), undefined);
+  const lines = cpuLines([run('bare', 0, 1.6, 0.4), run('bare', 1, 1.4, 0.5), run('bare', 2, 1.0, 1.2), run('full', 0, 1.8, 0.4)], ['bare', 'full']);
+  assert.equal(lines[2], '| connrate | bare | 0.70 | 0.25 | 0.36 (max 1.20) | **1 of 3: generator-bound** |');
+  assert.equal(lines[3], '| connrate | full | 0.90 | 0.20 | 0.22 (max 0.22) | 0 of 1 |');
 });
 
 test('profile areas: our code, OpenTelemetry, Node internals, GC', () => {

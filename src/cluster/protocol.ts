@@ -4,6 +4,7 @@
  * connection or per data chunk travels here.
  */
 import type { ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import type { ExemplarSet } from '../telemetry/metrics/exemplar-store.js';
 
 /** Every message of ours carries this tag, so Node's own cluster messages are never mistaken for ours. */
 export const TAG = 'tcp-echo/cluster';
@@ -20,7 +21,14 @@ export type WorkerMessage =
   /** Start failed (bad config, port in use): `message` is what a single process would print; then it exits. */
   | { readonly tag: typeof TAG; readonly kind: 'failed'; readonly message: string; readonly code?: string }
   /** The answer to `collect` number `id`. */
-  | { readonly tag: typeof TAG; readonly kind: 'metrics'; readonly id: number; readonly scopeMetrics: ScopeMetrics[] };
+  | {
+      readonly tag: typeof TAG;
+      readonly kind: 'metrics';
+      readonly id: number;
+      readonly scopeMetrics: ScopeMetrics[];
+      /** The worker's histogram exemplars by instrument name (pairs: a Map does not cross IPC). */
+      readonly exemplars?: ReadonlyArray<readonly [string, ExemplarSet]>;
+    };
 
 /** Primary → worker. */
 export type PrimaryMessage =

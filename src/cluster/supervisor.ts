@@ -3,7 +3,7 @@
  * component in the primary. It forks the workers (each runs logging, statistics-storage, tracer
  * and tcp-echo from the primary's config), replaces and counts a worker that dies, hands
  * statistics-storage the collector that gathers the workers' metrics (worker-metrics.ts),
- * forwards SIGUSR1 (log reopen), and drains every worker on shutdown.
+ * forwards SIGUSR1 and SIGHUP (log reopen), and drains every worker on shutdown.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
@@ -112,7 +112,7 @@ export class EchoCluster implements Component {
     }));
     this.#metrics = new WorkerMetrics(this.#slots, (worker, message) => this.#send(worker, message), this.#log);
     if (options.storage) {
-      options.storage.setCollector(this.#metrics.collector);
+      options.storage.setCollector(this.#metrics.collector, this.#metrics.exemplars);
       this.#registerInstruments(options.storage);
     }
     // Workers begin draining when shutdown begins, in parallel with the primary's own wait.
@@ -136,8 +136,13 @@ export class EchoCluster implements Component {
     // Structured clone keeps what JSON would lose in collected metrics (undefined, ±Infinity).
     // stdout/stderr: shared where whole lines are guaranteed, else relayed (log-relay.ts).
     cluster.setupPrimary({ serialization: 'advanced', stdio: ['ignore', workerStdio(1), workerStdio(2), 'ipc'] });
+    // SIGHUP reopens the logs as SIGUSR1 does (src/log/logging-component.ts): the workers too.
     process.on('SIGUSR1', this.#forwardReopen);
-    this.#disposers.push(() => process.removeListener('SIGUSR1', this.#forwardReopen));
+    process.on('SIGHUP', this.#forwardReopen);
+    this.#disposers.push(() => {
+      process.removeListener('SIGUSR1', this.#forwardReopen);
+      process.removeListener('SIGHUP', this.#forwardReopen);
+    });
 
     const allReady = new Promise<void>((resolve, reject) => (this.#starting = { resolve, reject }));
     for (const slot of this.#slots) this.#fork(slot);
@@ -257,7 +262,7 @@ export class EchoCluster implements Component {
         else this.#log.error(`echo worker ${slot.number} failed to start: ${message.message}`, { worker: slot.number });
         return;
       case 'metrics':
-        this.#metrics.answer(slot, message.id, message.scopeMetrics);
+        this.#metrics.answer(slot, message.id, message.scopeMetrics, message.exemplars);
         return;
     }
   }

@@ -57,7 +57,7 @@ export async function runEchoWorker(
       case 'collect':
         void collect(storage).then((scopeMetrics) => {
           // No answer on failure: the primary keeps this worker's previous values and counts a timeout.
-          if (scopeMetrics) send({ tag: TAG, kind: 'metrics', id: message.id, scopeMetrics });
+          if (scopeMetrics) send({ tag: TAG, kind: 'metrics', id: message.id, scopeMetrics, exemplars: [...(storage?.exemplars() ?? [])] });
         });
         return;
       case 'shutdown':

@@ -10,6 +10,7 @@ import type { Worker } from 'node:cluster';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { SOCKETS_ACTIVE_METRIC } from '../echo/echo-instruments.js';
 import type { Logger } from '../log/logger.js';
+import { mergeExemplarsByInstrument, type ExemplarSet } from '../telemetry/metrics/exemplar-store.js';
 import { mergeScopeMetrics, monotonicPart } from '../telemetry/metrics/merge.js';
 import { gaugeMergeOf } from '../telemetry/metrics/runtime-instruments.js';
 import type { MetricsCollector } from '../telemetry/statistics-storage.js';
@@ -32,7 +33,12 @@ export class WorkerMetrics {
   readonly #send: (worker: Worker, message: PrimaryMessage) => void;
   /** Each slot's last answer (what counts for it when it misses a collection). */
   readonly #last = new Map<MetricsSlot, ScopeMetrics[]>();
-  readonly #pending = new Map<number, { slot: MetricsSlot; done: (metrics: ScopeMetrics[] | undefined) => void }>();
+  /** Each slot's last exemplars; a worker that is gone keeps its own until a newer one replaces them. */
+  readonly #lastExemplars = new Map<MetricsSlot | 'retired', ReadonlyArray<readonly [string, ExemplarSet]>>();
+  readonly #pending = new Map<
+    number,
+    { slot: MetricsSlot; done: (metrics: ScopeMetrics[] | undefined, exemplars?: ReadonlyArray<readonly [string, ExemplarSet]>) => void }
+  >();
   /** Monotonic totals (RATE, HIST_RATE) of workers that are gone. */
   #retired: ScopeMetrics[] = [];
   #timeouts = 0;
@@ -74,10 +80,16 @@ export class WorkerMetrics {
   }
 
   /** A worker's answer to collection `id`. */
-  answer(slot: MetricsSlot, id: number, scopeMetrics: ScopeMetrics[]): void {
+  answer(slot: MetricsSlot, id: number, scopeMetrics: ScopeMetrics[], exemplars?: ReadonlyArray<readonly [string, ExemplarSet]>): void {
     const pending = this.#pending.get(id);
-    if (pending && pending.slot === slot) pending.done(scopeMetrics);
+    if (pending && pending.slot === slot) pending.done(scopeMetrics, exemplars);
   }
+
+  /**
+   * statistics-storage's exemplar source: the exemplars of the workers' latest answers (and of
+   * workers that are gone), read right after a collection asked them.
+   */
+  readonly exemplars = (): Array<ReadonlyArray<readonly [string, ExemplarSet]>> => [...this.#lastExemplars.values()];
 
   /** A new process took the slot: nothing it reported yet. */
   forget(slot: MetricsSlot): void {
@@ -89,6 +101,13 @@ export class WorkerMetrics {
     const last = this.#last.get(slot);
     if (last) this.#retired = mergeScopeMetrics([this.#retired, monotonicPart(last)]);
     this.#last.delete(slot);
+    // Its exemplars still point at real traces: kept, merged into one retired set (latest per
+    // bucket wins), so restarts do not grow it.
+    const exemplars = this.#lastExemplars.get(slot);
+    if (exemplars) {
+      this.#lastExemplars.set('retired', [...mergeExemplarsByInstrument([this.#lastExemplars.get('retired') ?? [], exemplars])]);
+      this.#lastExemplars.delete(slot);
+    }
     for (const pending of [...this.#pending.values()]) if (pending.slot === slot) pending.done(undefined);
   }
 
@@ -132,10 +151,13 @@ export class WorkerMetrics {
       }, COLLECT_TIMEOUT_MS);
       this.#pending.set(id, {
         slot,
-        done: (metrics) => {
+        done: (metrics, exemplars) => {
           clearTimeout(timer);
           this.#pending.delete(id);
-          if (metrics && slot.worker === worker && slot.state === 'ready') this.#last.set(slot, metrics);
+          if (metrics && slot.worker === worker && slot.state === 'ready') {
+            this.#last.set(slot, metrics);
+            if (exemplars) this.#lastExemplars.set(slot, exemplars);
+          }
           resolve();
         },
       });

@@ -25,6 +25,8 @@ const EXIT = {
 const SIGNAL_NUMBERS: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 2, SIGTERM: 15 };
 /** How long a fatal error (uncaught exception) may spend stopping components before we exit anyway. */
 const FATAL_STOP_TIMEOUT_MS = 3000;
+/** What every line the daemon itself prints on stderr starts with. */
+const PROGRAM_PREFIX = 'tcp-echo: ';
 /** How long a stopped service may take to exit by itself before it is made to. */
 const LINGER_EXIT_MS = 2000;
 
@@ -133,7 +135,8 @@ async function run(
   await firstSignal;
   await manager.stop();
   clearInterval(keepAlive);
-  log.info('stopped');
+  // Nothing is logged from here on: the logging component has stopped, and a line now would go to
+  // stderr instead of the configured destination (the manager's closing report was the last line).
   // Every component is stopped; a handle some library leaked must not keep a stopped service alive.
   setTimeout(() => {
     log.warning(`still running ${LINGER_EXIT_MS} ms after every component stopped (a leaked handle); exiting`);
@@ -149,6 +152,8 @@ function printError(error: unknown): void {
 }
 
 function printLine(text: string): void {
-  // One line, whatever the message contains, so log collectors see one event.
-  process.stderr.write(`tcp-echo: ${text.replace(/\s*\n\s*/g, ' ')}\n`);
+  // One line, whatever the message contains, so log collectors see one event. A message that
+  // already starts with the program's name (the tcp-echo component's own errors) is not prefixed twice.
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  process.stderr.write(line.startsWith(PROGRAM_PREFIX) ? `${line}\n` : `${PROGRAM_PREFIX}${line}\n`);
 }

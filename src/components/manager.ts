@@ -155,7 +155,11 @@ export class ComponentManager implements Lifecycle {
       log.info(`stopping: waiting graceful_shutdown_interval (${interval} ms) before stopping components`);
       await new Promise((resolve) => setTimeout(resolve, interval));
     }
-    for (const entry of [...this.#entries].reverse()) {
+    const reversed = [...this.#entries].reverse();
+    for (const [i, entry] of reversed.entries()) {
+      // The first component (logging, by convention) stops last and may take the log destination
+      // with it: the closing report is written before, so it lands where every other line did.
+      if (!quiet && i === reversed.length - 1) log.info(`all components stopped but '${entry.name}', which stops last`);
       try {
         log.debug(`stopping component '${entry.name}'`);
         await entry.component.stop();
@@ -163,7 +167,6 @@ export class ComponentManager implements Lifecycle {
         log.error(`component '${entry.name}' failed to stop: ${errorMessage(error)}`);
       }
     }
-    if (!quiet) log.info('all components stopped');
   }
 
   #contextFor(requester: string): ComponentContext {

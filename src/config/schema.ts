@@ -74,12 +74,21 @@ export function boolean(o: Common<boolean>): Schema<boolean> {
   return { kind: 'boolean', ...o };
 }
 
-/** A duration: a number of milliseconds, or a string with `ms`, `s`, `m` or `h`. Validated to milliseconds. */
+/**
+ * Longest duration any option accepts: 2^31-1 ms (24.8 days), the most Node's timers honour (a
+ * longer `setTimeout` fires after 1 ms with a TimeoutOverflowWarning).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration: a number of milliseconds, or a string with `ms`, `s`, `m` or `h`. Validated to
+ * milliseconds; the maximum is `o.maximum` or MAX_TIMER_MS, whichever is smaller.
+ */
 export function duration(
   o: { description: string; default?: number | string; minimum?: number; maximum?: number },
 ): Schema<number> {
   const def = o.default === undefined ? undefined : parseDuration(o.default);
-  return { ...o, kind: 'duration', default: def ?? undefined };
+  return { ...o, kind: 'duration', default: def ?? undefined, maximum: Math.min(o.maximum ?? MAX_TIMER_MS, MAX_TIMER_MS) };
 }
 
 /** A size in bytes: a number, or a string with `B`, `KiB`, `MiB` or `GiB`. Validated to bytes. */

@@ -3,9 +3,9 @@
  * and `#fallback` siblings supply the value when the var is not defined or the key is absent.
  * Precedence for one key: literal value, then config var, then env, then file, then fallback.
  */
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ConfigFileError, ConfigUnknownKeyError, ConfigValueError, ConfigVarMissingError, type ConfigLocation } from '../errors.js';
+import { BoundedReadError, MAX_VALUE_FILE_BYTES, readBoundedFile } from './bounded-read.js';
 import { isMapping } from './mapping.js';
 import { nearest } from './nearest.js';
 import { describeValue } from './schema.js';
@@ -154,9 +154,9 @@ function parseScalar(raw: string): unknown {
 /** A missing `#file` falls through to `#fallback` (as in userver); any other failure is an error. */
 function readOptional(file: string, at: ConfigLocation): string | undefined {
   try {
-    return readFileSync(file, 'utf8');
+    return readBoundedFile(file, MAX_VALUE_FILE_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof BoundedReadError && error.reason === 'ENOENT') return undefined;
     throw new ConfigFileError(at, `cannot read '${file}': ${describeFsError(error)}`, { cause: error });
   }
 }

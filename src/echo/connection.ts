@@ -188,7 +188,7 @@ export class EchoConnection {
     const seconds = (performance.now() - this.openedAt) / 1000;
     // Each step on its own: one failing telemetry call must not skip the others.
     try {
-      stats.recordDuration(seconds);
+      stats.recordDuration(seconds, this.trace);
     } catch (error) {
       this.reportFailure('recordDuration', error);
     }

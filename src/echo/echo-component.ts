@@ -1,6 +1,7 @@
 /**
- * The `tcp-echo` component (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens,
- * hands each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop.
+ * One echo listener (userver's `components::TcpAcceptorBase` + the sample's `Echo`): listens, hands
+ * each accepted socket to an EchoConnection, enforces `max_connections`, and drains on stop. The
+ * `tcp-echo` component definition (one process or N workers) is src/cluster/tcp-echo-component.ts.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -11,12 +12,15 @@ import { errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import type { LogFields, Logger } from '../log/logger.js';
 import { formatAddress, listen } from '../net/listen.js';
-import { NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
+import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
-import { registerEchoInstruments } from './echo-instruments.js';
+import { FD_RESERVE, connectionBudget, openDescriptors, openFileLimit } from './fd-budget.js';
+import { registerEchoMetrics } from './echo-instruments.js';
+import { ProxyHeaderReader, proxyProtocolSchema, type RefusedReason } from './proxy-header-reader.js';
+import type { ProxyHeader } from './proxy-protocol.js';
 import { EchoStats } from './stats.js';
 
 /** The component's section name under `components_manager.components`. */
@@ -66,6 +70,22 @@ export const echoProperties = {
       description: "set TCP_NODELAY on accepted sockets (no Nagle delay), as userver's acceptor does",
       default: true,
     }),
+    tcp_keepalive: boolean({
+      description:
+        'set SO_KEEPALIVE on accepted sockets, so a peer that vanished without FIN or RST (power loss, a NAT ' +
+        'timeout) is found and closed (reason "error", ETIMEDOUT) even with idle_timeout 0: the kernel probes ' +
+        'after tcp_keepalive_idle of silence, then every 1 s, 10 times (libuv)',
+      default: true,
+    }),
+    tcp_keepalive_idle: duration({
+      description:
+        'silence before the first keepalive probe (TCP_KEEPIDLE, whole seconds); probes are not data, ' +
+        'so they never reset idle_timeout',
+      default: '60s',
+      minimum: 1000,
+      // TCP_KEEPIDLE is at most 32767 s on Linux.
+      maximum: 32_767_000,
+    }),
     buffer_size: size({
       description:
         'per-connection bound on bytes read but not yet written back: when a client does not read, ' +
@@ -78,12 +98,17 @@ export const echoProperties = {
     max_connections: integer({
       description:
         'most connections open at once; beyond it new connections are closed at once and counted ' +
-        'with close reason "rejected"; 0 = unlimited',
+        'with close reason "rejected"; 0 = as many as the open-file limit (RLIMIT_NOFILE) allows, less ' +
+        'the descriptors open at start and 64 kept for the monitor, logs and telemetry; a larger value is ' +
+        'lowered to that, with a warning',
       default: 0,
       minimum: 0,
     }),
     idle_timeout: duration({
-      description: 'close a connection (reason "timeout") after this long with no bytes in either direction; 0 = never',
+      description:
+        'close a connection (reason "timeout") when tcp-echo has neither read from it nor written to it for this ' +
+        'long; 0 = never. As in nginx, bytes already handed to the kernel count when written, not as the client ' +
+        'reads them: a client draining a large echo slowly, without sending, can be closed as idle',
       default: 0,
       maximum: MAX_TIMER_MS,
     }),
@@ -97,6 +122,7 @@ export const echoProperties = {
         maximum: MAX_TIMER_MS,
       }),
     ),
+    proxy_protocol: proxyProtocolSchema,
     task_processor: optional(
       string({ description: 'accepted for userver compatibility and ignored: Node.js accepts on its one event loop' }),
     ),
@@ -113,7 +139,7 @@ export type EchoConfig = Infer<typeof echoSchema>;
 
 /** The echo acceptor. Its counters are `stats`; `port` is the bound port once started. */
 export class EchoComponent implements Component {
-  /** Plain counters, exposed as the `tcp-echo.*` metrics by statistics-storage. */
+  /** Plain counters, exposed as the `tcp-echo.*` metrics by the instruments of echo-instruments.ts. */
   readonly stats = new EchoStats();
   private readonly config: EchoConfig;
   private readonly gracefulShutdownMs: number;
@@ -134,6 +160,16 @@ export class EchoComponent implements Component {
   private shutdownBeganAt = 0;
   private rejectedUnlogged = 0;
   private lastRejectLog = -Infinity;
+  /** max_connections, or the cap derived from the open-file limit; undefined = unlimited. */
+  private readonly maxConnections: number | undefined;
+  /** True when max_connections was lowered to what the open-file limit allows. */
+  private readonly fdBudgetClamped: boolean;
+  private acceptErrorsUnlogged = 0;
+  private lastAcceptErrorLog = -Infinity;
+  /** Reads PROXY protocol headers before the echo; undefined when `proxy_protocol` is off. */
+  private readonly proxyHeaders: ProxyHeaderReader | undefined;
+  private refusedUnlogged = 0;
+  private lastRefuseLog = -Infinity;
 
   /** `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`). */
   constructor(config: EchoConfig, context: ComponentContext, logFields?: LogFields) {
@@ -142,7 +178,8 @@ export class EchoComponent implements Component {
     this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
     this.serving = context.readiness?.gate(ECHO_COMPONENT_NAME);
-    context.findOptional<StatisticsStorage>('statistics-storage')?.register((meter) => registerEchoInstruments(meter, this.stats));
+    const storage = context.findOptional<StatisticsStorage>('statistics-storage');
+    if (storage !== undefined) registerEchoMetrics(storage, this.stats);
     this.connectionDeps = {
       stats: this.stats,
       tracer: this.tracer,
@@ -154,10 +191,30 @@ export class EchoComponent implements Component {
     // Each direction's stream buffer gets half of buffer_size, so together they hold buffer_size:
     // a paused readable still fills to its highWaterMark before libuv stops reading (Readable docs).
     const highWaterMark = Math.ceil(config.buffer_size / 2);
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: config.no_delay, highWaterMark });
+    this.server = net.createServer({
+      allowHalfOpen: true,
+      noDelay: config.no_delay,
+      highWaterMark,
+      keepAlive: config.tcp_keepalive,
+      keepAliveInitialDelay: config.tcp_keepalive_idle,
+    });
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
-    if (config.max_connections > 0) this.server.maxConnections = config.max_connections;
-    this.server.on('connection', this.onConnection);
+    // Never past the open-file limit: there, libuv refuses connections silently (it accepts and
+    // closes them with a spare descriptor; no error reaches us) and the monitor starves with it.
+    const budget = connectionBudget(openFileLimit(), openDescriptors() ?? 0);
+    this.fdBudgetClamped = config.max_connections > 0 && budget !== undefined && config.max_connections > budget;
+    this.maxConnections = config.max_connections > 0 && !this.fdBudgetClamped ? config.max_connections : budget;
+    if (this.maxConnections !== undefined) this.server.maxConnections = this.maxConnections;
+    if (config.proxy_protocol.enabled) {
+      this.stats.reportedCloseReasons = CLOSE_REASONS;
+      this.proxyHeaders = new ProxyHeaderReader(
+        { headerTimeoutMs: config.proxy_protocol.header_timeout, maxHeaderBytes: config.proxy_protocol.max_header_size },
+        { onHeader: this.onProxyHeader, onRefused: this.onProxyRefused },
+      );
+      this.server.on('connection', this.onProxiedConnection);
+    } else {
+      this.server.on('connection', this.onConnection);
+    }
     this.server.on('drop', this.onDrop);
     // Stop accepting as soon as shutdown begins, even before our stop() is reached.
     context.lifecycle.onStopping(() => this.stopAccepting());
@@ -185,7 +242,14 @@ export class EchoComponent implements Component {
     this.logger.info(`Listening on ${formatAddress(bound.address, bound.port)}`, {
       address: bound.address,
       port: bound.port,
+      max_connections: this.maxConnections ?? 'unlimited',
     });
+    if (this.fdBudgetClamped) {
+      this.logger.warning(
+        `max_connections (${this.config.max_connections}) lowered to ${this.maxConnections ?? 0}: the open-file limit ` +
+          `(${openFileLimit() ?? '?'}) leaves no more after ${FD_RESERVE} kept for the monitor, logs and telemetry; raise it with ulimit -n`,
+      );
+    }
   }
 
   /**
@@ -212,12 +276,13 @@ export class EchoComponent implements Component {
       ]);
       clearTimeout(timer);
     }
+    // Sockets still sending their PROXY header never reached the echo: nothing of theirs to flush.
+    this.proxyHeaders?.closeAll();
     if (this.connections.size > 0) {
       this.logger.info(`Closing ${this.connections.size} open connection(s) for shutdown`);
       for (const connection of this.connections) connection.shutdown(SHUTDOWN_FLUSH_MS);
       await this.allClosed();
     }
-    if (this.boundPort !== undefined) this.logger.info('Echo listener stopped');
   }
 
   /** Closes the listening socket (once). Open connections are untouched. */
@@ -227,7 +292,10 @@ export class EchoComponent implements Component {
     this.shutdownBeganAt = performance.now();
     // The listening handle closes now; close()'s callback would also wait for every connection,
     // which drain() tracks itself, so none is passed.
-    if (this.server.listening) this.server.close();
+    if (this.server.listening) {
+      this.server.close();
+      this.logger.info('Echo listener stopped', { open_connections: this.connections.size });
+    }
   }
 
   private allClosed(): Promise<void> {
@@ -246,6 +314,54 @@ export class EchoComponent implements Component {
       socket.destroy();
       this.logger.error(`could not set up an accepted connection: ${errorMessage(error)}`);
     }
+  };
+
+  // With proxy_protocol on, the header comes first; the echo starts in onProxyHeader.
+  private readonly onProxiedConnection = (socket: net.Socket): void => {
+    (this.proxyHeaders as ProxyHeaderReader).begin(socket);
+  };
+
+  private readonly onProxyHeader = (socket: net.Socket, header: ProxyHeader): void => {
+    try {
+      const info = connectionInfo(socket, ++this.accepted);
+      const client = header.source;
+      if (client === undefined) {
+        // LOCAL (the balancer's own check) or UNKNOWN: the socket's addresses are the truth.
+        this.connections.add(new EchoConnection(socket, info, this.connectionDeps));
+        return;
+      }
+      const clientAddress = normalizeAddress(client.address);
+      // Built only behind a balancer: every line of this connection names its client.
+      const deps: ConnectionDeps = {
+        ...this.connectionDeps,
+        logger: this.logger.child({ client_address: clientAddress, client_port: client.port }),
+      };
+      this.connections.add(new EchoConnection(socket, { ...info, clientAddress, clientPort: client.port }, deps));
+    } catch (error) {
+      socket.on('error', () => {});
+      socket.destroy();
+      this.logger.error(`could not set up an accepted connection: ${String(error)}`);
+    }
+  };
+
+  // Counted like a rejected socket: opened and closed at once, under its own reason.
+  private readonly onProxyRefused = (socket: net.Socket, reason: RefusedReason, detail: string): void => {
+    const stats = this.stats;
+    stats.opened++;
+    stats.closeReasons[reason]++;
+    stats.closed++;
+    // Only what points at a misconfigured balancer or a hostile client is worth a line.
+    if (reason === 'eof' || reason === 'reset' || reason === 'shutdown') return;
+    this.refusedUnlogged++;
+    const now = performance.now();
+    if (now - this.lastRefuseLog < REJECT_LOG_INTERVAL_MS) return;
+    this.lastRefuseLog = now;
+    this.logger.warning(`Closed ${this.refusedUnlogged} connection(s) without a valid PROXY protocol header; last: ${detail}`, {
+      reason,
+      peer_address: normalizeAddress(socket.remoteAddress),
+      peer_port: socket.remotePort,
+    });
+    this.refusedUnlogged = 0;
   };
 
   private readonly onConnectionClosed = (connection: EchoConnection): void => {
@@ -268,13 +384,23 @@ export class EchoComponent implements Component {
     if (now - this.lastRejectLog < REJECT_LOG_INTERVAL_MS) return;
     this.lastRejectLog = now;
     this.logger.warning(
-      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.config.max_connections}) reached`,
+      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.maxConnections ?? 0}) reached`,
       { peer_address: normalizeAddress(data?.remoteAddress), peer_port: data?.remotePort },
     );
     this.rejectedUnlogged = 0;
   };
 
-  private readonly onServerError = (error: Error): void => {
-    this.logger.error(`accepting a connection failed: ${error.message}`);
+  // A failed accept that libuv reports (EMFILE/ENFILE when its spare descriptor is gone, ENOBUFS,
+  // ...); count every one, log at most one line a second.
+  private readonly onServerError = (error: NodeJS.ErrnoException): void => {
+    this.stats.acceptErrors++;
+    this.acceptErrorsUnlogged++;
+    const now = performance.now();
+    if (now - this.lastAcceptErrorLog < REJECT_LOG_INTERVAL_MS) return;
+    this.lastAcceptErrorLog = now;
+    this.logger.error(`accepting a connection failed ${this.acceptErrorsUnlogged} time(s): ${error.code ?? error.message}`, {
+      error: error.message,
+    });
+    this.acceptErrorsUnlogged = 0;
   };
 }

@@ -4,7 +4,13 @@
  * runs per data chunk: byte totals are read from the sockets' own counters when asked.
  */
 import type { Socket } from 'node:net';
-import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
+import { CLOSE_REASONS, type CloseReason, type ConnectionTrace } from '../telemetry/connection-trace.js';
+
+/** The ids of a sampled connection's `sock` span (both absent when it is not sampled). */
+export type SpanIds = Pick<ConnectionTrace, 'traceId' | 'spanId'>;
+
+/** The reasons every echo reports (as zero until they happen). */
+export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);
 
 /** The echo service's counters. Monotonic fields only ever grow (resets happen in the views). */
 export class EchoStats {
@@ -20,7 +26,15 @@ export class EchoStats {
     error: 0,
     shutdown: 0,
     rejected: 0,
+    'proxy-missing': 0,
+    'proxy-malformed': 0,
+    'proxy-oversized': 0,
+    'proxy-timeout': 0,
   };
+  /** Failed accept() calls (EMFILE, ENFILE, ...): the kernel had a connection that could not be taken. */
+  acceptErrors = 0;
+  /** The reasons the metrics show: the base ones, plus the PROXY protocol's when it is on. */
+  reportedCloseReasons: readonly CloseReason[] = BASE_CLOSE_REASONS;
   /**
    * Times reading from a connection paused because its write side was full: bytes waiting for the
    * kernel (the client is not reading) past the bound. Counted when the pause begins; the end of a
@@ -33,10 +47,11 @@ export class EchoStats {
   /** Open connections; their byte counters are summed at collection time. */
   readonly live = new Set<Socket>();
   /**
-   * Called once per finished connection with its duration in seconds. The metrics layer replaces
-   * this no-op with a histogram record (once per connection, never per chunk).
+   * Called once per finished connection with its duration in seconds and its trace (whose span
+   * ids, when sampled, become the bucket's exemplar). The metrics layer replaces this no-op with a
+   * histogram record (once per connection, never per chunk).
    */
-  recordDuration: (seconds: number) => void = () => {};
+  recordDuration: (seconds: number, trace?: SpanIds) => void = () => {};
 
   /** Connections open now. */
   get active(): number {

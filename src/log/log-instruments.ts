@@ -1,6 +1,7 @@
 /**
  * The logger's metrics, `logger.lines.*`: lines produced per level (written, or still queued) and
- * lines dropped because the sink could not keep up. Observable: read at collection time.
+ * lines lost: dropped because the sink could not keep up, or failed to write (a full disk, a closed
+ * pipe). Observable: read at collection time.
  */
 import type { BatchObservableCallback, Meter } from '@opentelemetry/api';
 import { getLogStats } from './index.js';
@@ -9,14 +10,14 @@ import { getLogStats } from './index.js';
 export interface LogCounters {
   /** Lines written, by level name. */
   readonly written: Readonly<Record<string, number>>;
-  /** Lines dropped because the sink was slow. */
+  /** Lines lost: dropped because the sink was slow, or failed to write. */
   readonly dropped: number;
 }
 
 /** The process's logger registry as LogCounters. */
 function logCountersFromRegistry(): LogCounters {
   const stats = getLogStats();
-  return { written: stats.byLevel, dropped: stats.dropped };
+  return { written: stats.byLevel, dropped: stats.dropped + stats.failed };
 }
 
 /** Registers `logger.lines.written` and `logger.lines.dropped` on `meter`; returns the undo. */
@@ -25,7 +26,9 @@ export function registerLogInstruments(meter: Meter, logCounters: () => LogCount
     description: 'Log lines produced, by level (handed to the sink queue; see logger.lines.dropped).',
   });
   const dropped = meter.createObservableCounter('logger.lines.dropped', {
-    description: 'Log lines dropped because the sink could not keep up (overflow_behavior: discard).',
+    description:
+      'Log lines lost: dropped because the sink could not keep up (overflow_behavior: discard), ' +
+      'or failed to write (a full disk, a closed pipe).',
   });
   // Label objects are cached per level: observe() would otherwise get a fresh object each time.
   const levelAttributes = new Map<string, { level: string }>();

@@ -37,7 +37,7 @@ const loggerSchema = object({
     file_path: string({
       description:
         "where lines go: '@stderr', '@stdout', '@null' (discard), or a file path (appended to, created if " +
-        'absent; its directory must exist; reopened on SIGUSR1 for logrotate)',
+        'absent; its directory must exist; reopened on SIGUSR1 or SIGHUP for logrotate)',
       default: '@stderr',
     }),
     level: string({
@@ -94,17 +94,24 @@ export type LoggerConfig = Infer<typeof loggerSchema>;
 const log = getLogger('logging');
 
 /**
- * The running component's SIGUSR1 action. The listener itself is installed once and never removed:
- * with no listener, Node 20 leaves SIGUSR1 at its default action and a logrotate `postrotate`
+ * The running component's reopen action, for SIGUSR1 (logrotate) and SIGHUP. The listeners are
+ * installed once and never removed: with no listener, Node leaves SIGUSR1 at its default action
+ * (the inspector) and SIGHUP at its default (terminate, with no drain and no span flush), so a
  * signal arriving after stop() (or between two runs in one process) would kill the process.
+ * SIGHUP reopens the logs, as a daemon's hangup conventionally does (nginx and HAProxy take it as
+ * a reload; tcp-echo's config is static, so reopening is the one reload it has).
  */
-let onReopen: (() => void) | undefined;
+let onReopen: ((signal: 'SIGUSR1' | 'SIGHUP') => void) | undefined;
 let reopenListenerInstalled = false;
 
 function installReopenListener(): void {
   if (reopenListenerInstalled) return;
   reopenListenerInstalled = true;
-  process.on('SIGUSR1', () => onReopen?.());
+  process.on('SIGUSR1', () => onReopen?.('SIGUSR1'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP received: reopening log files; the service keeps running (SIGTERM stops it)');
+    onReopen?.('SIGHUP');
+  });
 }
 
 class LoggingComponent implements Component {
@@ -169,18 +176,18 @@ class LoggingComponent implements Component {
     await sink.close(0);
   }
 
-  /** SIGUSR1: logrotate moved the file; open the path again (serialised, never throws). */
-  private readonly onReopenSignal = (): void => {
+  /** SIGUSR1 or SIGHUP: logrotate moved the file; open the path again (serialised, never throws). */
+  private readonly onReopenSignal = (signal: 'SIGUSR1' | 'SIGHUP'): void => {
     const sink = this.sink;
     if (sink === undefined || this.stopped) return;
     this.reopening = this.reopening.then(() =>
       sink.reopen().then(
         () => {
           // The standard streams have nothing to reopen; say so only for files.
-          if (!isSpecialSink(sink.target.name)) log.info('SIGUSR1: log file reopened', { file_path: sink.target.name });
+          if (!isSpecialSink(sink.target.name)) log.info(`${signal}: log file reopened`, { file_path: sink.target.name });
         },
         (error: unknown) =>
-          log.error(`SIGUSR1: ${errorMessage(error)}; still writing to the old file`),
+          log.error(`${signal}: ${errorMessage(error)}; still writing to the old file`),
       ),
     );
   };

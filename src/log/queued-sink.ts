@@ -8,8 +8,8 @@
  * lines keep coming, a batch starts at most every MIN_WRITE_INTERVAL_MS (or as soon as a full chunk
  * waits), because each write is a thread-pool round trip costing some 20 µs of CPU whatever its
  * size: written per loop turn, two lines per connection cost more than the connection's echo. Lines that are queued or in flight count against `maxLines`; past it, new lines
- * are dropped and counted. Write errors are counted (the lines are lost) and reported once per kind
- * of error.
+ * are dropped and counted. Write errors are counted (the lines are lost) and reported at most once a minute
+ * per kind of error.
  *
  * Why bytes at once rather than strings until the write: a line is built by concatenation, which
  * V8 keeps as a rope (a node per piece, several hundred bytes of heap for a 200-character line),
@@ -37,9 +37,12 @@ export interface QueuedSinkOptions {
   /** Bound on characters queued or being written, so a few huge lines cannot exhaust memory. */
   readonly maxChars: number;
   readonly counters: SinkCounters;
-  /** Told about a write error (once per error code), e.g. to log a warning elsewhere. */
+  /** Told about a write error (at most once a minute per error code), e.g. to log a warning elsewhere. */
   readonly onError?: (error: NodeJS.ErrnoException) => void;
 }
+
+/** Least time between two reports of the same kind of write error. */
+const ERROR_REPORT_INTERVAL_MS = 60_000;
 
 /** Bytes per queued chunk: lines are copied into a chunk until the next one would not fit. */
 const CHUNK_BYTES = 64 * 1024;
@@ -84,7 +87,8 @@ export class QueuedSink {
   /** `performance.now()` when the last batch was handed to the target. */
   private lastWriteAt = -Infinity;
   private closed = false;
-  private readonly reportedErrors = new Set<string>();
+  /** When each kind of write error was last reported (performance.now() ms). */
+  private readonly reportedErrors = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(target: SinkTarget, options: QueuedSinkOptions) {
@@ -304,8 +308,11 @@ export class QueuedSink {
 
   private report(error: NodeJS.ErrnoException): void {
     const key = error.code ?? error.message;
-    if (this.reportedErrors.has(key)) return;
-    this.reportedErrors.add(key);
+    // A full disk fails every write: one note a minute says it is still happening, not one per batch.
+    const now = performance.now();
+    const last = this.reportedErrors.get(key);
+    if (last !== undefined && now - last < ERROR_REPORT_INTERVAL_MS) return;
+    this.reportedErrors.set(key, now);
     try {
       this.options.onError?.(error);
     } catch {

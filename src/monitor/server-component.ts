@@ -18,6 +18,7 @@ import {
 } from '../config/schema.js';
 import { ConfigValueError, EchoError, errorMessage, HttpMethodNotAllowedError, HttpNotFoundError } from '../errors.js';
 import { getLogger } from '../log/index.js';
+import { applyConnectionCap } from './connection-cap.js';
 import { formatAddress, listen } from '../net/listen.js';
 import { responseForError, type HttpHandler, type HttpRequest, type HttpResponse, type RouteSpec } from './http.js';
 import { decodeParams, hasBody, parseTarget, readBody, type RequestTarget } from './request.js';
@@ -39,8 +40,18 @@ export const listenerSchema = object({
     }),
     backlog: integer({ description: 'Listen backlog (pending connections the kernel queues)', default: 511, minimum: 1, maximum: 65535 }),
     max_connections: integer({
-      description: 'Cap on concurrent monitor connections; beyond it new connections are closed at once',
+      description:
+        'Cap on concurrent monitor connections; beyond it the connection waiting longest without a request in progress ' +
+        '(slow headers, idle keep-alive) is closed to let the newcomer in',
       default: 128,
+      minimum: 1,
+      maximum: 65535,
+    }),
+    max_connections_per_address: integer({
+      description:
+        'Cap on concurrent monitor connections from one client address; beyond it that address\'s connection ' +
+        'waiting longest is closed, so one host cannot crowd out probes and scrapes from others',
+      default: 64,
       minimum: 1,
       maximum: 65535,
     }),
@@ -116,7 +127,8 @@ export class HttpServer implements Component {
       (req, res) => this.#onRequest(req, res),
     );
     this.#server.maxHeadersCount = config.max_headers_count;
-    this.#server.maxConnections = config.max_connections;
+    // Not server.maxConnections: it refuses the newcomer, so a crowd of slow clients locks probes out.
+    applyConnectionCap(this.#server, { max: config.max_connections, perAddress: config.max_connections_per_address });
     this.#server.on('clientError', (error, socket) => this.#onClientError(error, socket));
   }
 

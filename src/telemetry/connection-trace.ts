@@ -5,7 +5,19 @@
 import type { Logger } from '../log/logger.js';
 
 /** Why a connection ended. A small fixed set: it is a metric label and a span attribute. */
-export const CLOSE_REASONS = ['eof', 'reset', 'timeout', 'error', 'shutdown', 'rejected'] as const;
+export const CLOSE_REASONS = [
+  'eof',
+  'reset',
+  'timeout',
+  'error',
+  'shutdown',
+  'rejected',
+  // PROXY protocol (tcp-echo.proxy_protocol): the connection closed before its header was read.
+  'proxy-missing',
+  'proxy-malformed',
+  'proxy-oversized',
+  'proxy-timeout',
+] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** Facts about an accepted socket, gathered once at accept. */
@@ -21,6 +33,12 @@ export interface ConnectionInfo {
   readonly localPort: number | undefined;
   /** `ipv4` or `ipv6`, per OpenTelemetry's `network.type`. */
   readonly networkType: 'ipv4' | 'ipv6' | undefined;
+  /**
+   * The original client named by a PROXY protocol header (`client.address`/`client.port`); absent
+   * without one, when the peer itself is the client. `peerAddress` then stays the balancer.
+   */
+  readonly clientAddress?: string | undefined;
+  readonly clientPort?: number | undefined;
 }
 
 /** How a connection ended. */
@@ -42,6 +60,12 @@ export interface ConnectionTrace {
    * connection the sampler left out carries only the fd: ids that lead to no trace would mislead.
    */
   readonly logger: Logger;
+  /**
+   * The `sock` span's ids (32 and 16 lowercase hex), present only when the connection is sampled:
+   * the duration histogram keeps them as its bucket's exemplar.
+   */
+  readonly traceId?: string;
+  readonly spanId?: string;
   /** The write side began (first echoed chunk): opens the `send` child span. Idempotent. */
   sendStarted(): void;
   /** The write side is finished (flushed and ended, or the socket closed). Idempotent. */

@@ -22,6 +22,7 @@ import { registerLogInstruments } from '../log/log-instruments.js';
 import { ResetBaseline } from './metrics/baseline.js';
 import { createOtlpMetricsPush, registerMetricsExportCounters, type OtlpMetricsPush } from './metrics/otlp-metrics-export.js';
 import { otlpMetricsProperties, resolveOtlpMetricsSettings, type OtlpMetricsSettings } from './metrics/otlp-metrics-settings.js';
+import { mergeExemplarsByInstrument, type ExemplarSet, type ExemplarStore } from './metrics/exemplar-store.js';
 import { PullReader } from './metrics/pull-reader.js';
 import { registerRuntimeInstruments } from './metrics/runtime-instruments.js';
 import { toSnapshot, type MetricsSnapshot } from './metrics/snapshot.js';
@@ -60,6 +61,10 @@ export class StatisticsStorage implements Component {
   readonly #otlpMetrics: OtlpMetricsSettings | undefined;
   readonly #baseline = new ResetBaseline();
   readonly #disposers: Array<() => void> = [];
+  /** Exemplar stores by histogram instrument name, registered by the histograms' owners. */
+  readonly #exemplars = new Map<string, ExemplarStore>();
+  /** Cluster mode: the workers' exemplars, as their latest answers carried them. */
+  #remoteExemplars: () => Iterable<Iterable<readonly [string, ExemplarSet]>> = () => [];
   #collector: MetricsCollector = (collectOwn) => collectOwn();
   #stopped: Promise<void> | undefined;
 
@@ -127,9 +132,32 @@ export class StatisticsStorage implements Component {
     }
   }
 
-  /** Cluster mode (primary): every collection from now on goes through `collector`. */
-  setCollector(collector: MetricsCollector): void {
+  /**
+   * Keeps `store` as the exemplars of the histogram `instrumentName`: its owner records into it
+   * beside the histogram (OpenTelemetry JS keeps no exemplars), and the OpenMetrics view shows them.
+   */
+  registerExemplars(instrumentName: string, store: ExemplarStore): void {
+    this.#exemplars.set(instrumentName, store);
+  }
+
+  /**
+   * The histograms' exemplars now, by instrument name (copies): this process's, and in cluster mode
+   * the workers' from their latest answers (so read it right after `collect()`), the latest per
+   * bucket winning.
+   */
+  exemplars(): Map<string, ExemplarSet> {
+    const own: Array<[string, ExemplarSet]> = [];
+    for (const [name, store] of this.#exemplars) own.push([name, store.snapshot()]);
+    return mergeExemplarsByInstrument([own, ...this.#remoteExemplars()]);
+  }
+
+  /**
+   * Cluster mode (primary): every collection from now on goes through `collector`, and
+   * `exemplars()` adds what `exemplars` returns (the workers').
+   */
+  setCollector(collector: MetricsCollector, exemplars?: () => Iterable<Iterable<readonly [string, ExemplarSet]>>): void {
     this.#collector = collector;
+    if (exemplars !== undefined) this.#remoteExemplars = exemplars;
   }
 
   /**

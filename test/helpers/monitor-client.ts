@@ -25,7 +25,7 @@ export interface MonitorTarget {
 }
 
 /** Fetches the JSON view (with an optional `query`, e.g. `path=…`); throws with the status and body on anything but a 200. */
-export async function monitorJson(monitorUrl: string, query = '', timeoutMs = 5000): Promise<MonitorSnapshot> {
+export async function monitorJson(monitorUrl: string, query = '', timeoutMs = 30_000): Promise<MonitorSnapshot> {
   const response = await fetch(`${monitorUrl}/service/monitor?format=json${query ? `&${query}` : ''}`, {
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -58,14 +58,14 @@ export async function metric(service: MonitorTarget, path: string, labels: Recor
   return value;
 }
 
-/** Polls a metric until `accept` holds (at most `timeoutMs`); returns the last value read. */
+/** Polls a metric until `accept` holds (at most `timeoutMs`, generous: it returns as soon as it holds); returns the last value read. */
 export async function metricUntil(
   service: MonitorTarget,
   path: string,
   labels: Record<string, string>,
   match: LabelMatch,
   accept: (value: number) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 60_000,
 ): Promise<number> {
   let value = Number.NaN;
   await waitFor(async () => accept((value = await metric(service, path, labels, match))), timeoutMs);

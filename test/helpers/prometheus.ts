@@ -42,6 +42,8 @@ export interface PrometheusOptions {
   readyTimeoutMs?: number;
   /** Where the temp dir (config, storage) is created. @default os.tmpdir() */
   parentDir?: string;
+  /** `--enable-feature` values, e.g. `exemplar-storage` (what the compose Prometheus runs with). @default [] */
+  enableFeatures?: readonly string[];
 }
 
 /** A running Prometheus. `stop()` is safe to call twice. */
@@ -107,7 +109,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      return await launch(dir, configFile, port, options.readyTimeoutMs ?? 60_000);
+      return await launch(dir, configFile, port, options.readyTimeoutMs ?? 60_000, options.enableFeatures ?? []);
     } catch (error) {
       lastError = error as Error;
       if (!/address already in use/i.test(lastError.message)) break;
@@ -118,7 +120,13 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
 }
 
 /** Starts one Prometheus on `port`; on failure it is killed, and `dir` is left to the caller. */
-async function launch(dir: string, configFile: string, port: number, readyTimeoutMs: number): Promise<RunningPrometheus> {
+async function launch(
+  dir: string,
+  configFile: string,
+  port: number,
+  readyTimeoutMs: number,
+  enableFeatures: readonly string[],
+): Promise<RunningPrometheus> {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     PROMETHEUS_BIN,
@@ -130,6 +138,7 @@ async function launch(dir: string, configFile: string, port: number, readyTimeou
       // A short lookback so a stopped target's series disappear quickly from instant queries.
       '--query.lookback-delta=1m',
       '--log.level=warn',
+      ...(enableFeatures.length > 0 ? [`--enable-feature=${enableFeatures.join(',')}`] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
   );

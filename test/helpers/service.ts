@@ -46,6 +46,10 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Extra CLI args after `-c file`. */
   args?: string[];
+  /** A command that runs node, e.g. `['prlimit', '--nofile=256:256']` (default: node itself). */
+  prefix?: string[];
+  /** Start the service in its own process group (to signal the group, as a terminal hangup does). */
+  detached?: boolean;
   /** Milliseconds to wait for readiness (default 60 s: a start takes ~1 s, far longer on a loaded machine). */
   readyTimeoutMs?: number;
 }
@@ -79,9 +83,11 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-test-'));
   const configFile = path.join(dir, 'static_config.yaml');
   writeFileSync(configFile, stringify({ components_manager: { ...options.manager, components } }));
-  const child = spawn(process.execPath, [MAIN, '-c', configFile, ...(options.args ?? [])], {
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
+  const child = spawn(command!, [...prefixArgs, MAIN, '-c', configFile, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, OTEL_SDK_DISABLED: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let stderr = '';
   let stdout = '';

@@ -16,7 +16,7 @@ const CHUNK = 16 * 1024;
 const MAX_STALL_BYTES = 256 * 1024 * 1024;
 
 async function reset(service: RunningService): Promise<void> {
-  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(response.status, 200);
 }
 

@@ -12,17 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
-import {
-  collect,
-  connect,
-  firstDifference,
-  ping,
-  randomData,
-  roundTrip,
-  serverClosed,
-  sleep,
-  until,
-} from '../helpers/echo-client.js';
+import { collect, connect, firstDifference, ping, randomData, roundTrip, serverClosed, sleep, until } from '../helpers/echo-client.js';
 import { metricNode, monitorJson, promSample, type MonitorSnapshot } from '../helpers/monitor-client.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { runCli, startService, type RunningService } from '../helpers/service.js';
@@ -51,7 +41,7 @@ const value = (json: Json, path: string, labels: Record<string, string> = {}): u
 
 
 async function reset(): Promise<void> {
-  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(response.status, 200);
 }
 

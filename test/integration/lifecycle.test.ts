@@ -139,6 +139,7 @@ describe('lifecycle', () => {
     assert.match(last, /127\.0\.0\.1/);
     assert.match(last, new RegExp(`\\b${taken}\\b`));
     assert.match(last, /EADDRINUSE|in use/);
+    assert.equal(last, `tcp-echo: cannot listen on 127.0.0.1:${taken}: address already in use (EADDRINUSE)`, 'one program prefix, not two');
     // The monitor (started before tcp-echo) was stopped again: its port is free.
     const probe = net.createServer();
     probe.listen(monitorPort, '127.0.0.1');

@@ -129,13 +129,13 @@ test('tests-control: control answers {}, unknown actions 404 JSON, bad JSON 400'
   const control = await get('/tests/control', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(control.status, 200);
   assert.deepEqual(await control.json(), {});
-  const unknown = await get('/tests/launch', { method: 'POST', body: '{}' });
+  const unknown = await get('/tests/launch', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(unknown.status, 404);
   assert.deepEqual(await unknown.json(), {
     code: 'ECHO_ERR_HTTP_NOT_FOUND',
     message: "unknown tests-control action 'launch': expected one of reset_metrics, control",
   });
-  const badBody = await get('/tests/control', { method: 'POST', body: '{oops' });
+  const badBody = await get('/tests/control', { method: 'POST', body: '{oops', headers: { 'content-type': 'application/json' } });
   assert.equal(badBody.status, 400);
 });
 
@@ -148,7 +148,7 @@ test('reset_metrics: JSON counters restart from zero, gauges do not, Prometheus 
   };
   const openedBefore = await promValue('tcp_echo_sockets_opened_total');
   assert.ok(openedBefore >= 1);
-  const response = await get('/tests/reset_metrics', { method: 'POST', body: '{}' });
+  const response = await get('/tests/reset_metrics', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.deepEqual([response.status, await response.json()], [200, {}]);
 
   const zero = await json('/service/monitor?prefix=tcp-echo.');

@@ -62,7 +62,7 @@ test('promtool check metrics: no errors and no lint warnings, before and after t
   const fresh = promtoolCheck(await metricsText());
   assert.deepEqual(fresh, { status: 0, output: '' });
   await echo(1000);
-  const reset = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  const reset = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(reset.status, 200);
   const text = await metricsText();
   assert.match(text, /^tcp_echo_connection_duration_seconds_bucket\{le="\+Inf"\} [1-9]/m, 'histogram present');
@@ -78,7 +78,7 @@ test('a real Prometheus scraping every 1 s sees the echo traffic; counters never
   const BYTES = 1000;
   for (let i = 0; i < CONNECTIONS; i++) await echo(BYTES);
   // A reset of the JSON view in the middle must not look like a counter reset to Prometheus.
-  await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   await echo(BYTES);
 
   const ours = await metricsText();

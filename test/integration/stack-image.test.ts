@@ -302,7 +302,7 @@ test('the runtime stage, replayed here: npm ci --omit=dev, then ENTRYPOINT + CMD
   const metrics = await (await fetch(`${monitor}/metrics`)).text();
   assert.match(metrics, /^tcp_echo_sockets_opened_total 1$/m);
   // tests-control is off in the container config: nobody can reset production metrics.
-  const control = await fetch(`${monitor}/tests/control`, { method: 'POST', body: '{}' });
+  const control = await fetch(`${monitor}/tests/control`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   await control.arrayBuffer();
   assert.equal(control.status, 404);
   assert.equal(await runHealthcheck(dir, env), 0, 'HEALTHCHECK passes while serving');

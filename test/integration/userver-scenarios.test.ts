@@ -52,7 +52,7 @@ async function metrics(query: Record<string, string> = {}) {
 }
 
 async function resetMetrics(): Promise<void> {
-  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}' });
+  const response = await fetch(`${service.monitorUrl}/tests/reset_metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), {});
 }

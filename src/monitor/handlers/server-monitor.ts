@@ -1,7 +1,8 @@
 /**
  * `handler-server-monitor` (userver's handler of that name): `/service/monitor` renders the
  * metrics as json (default), prometheus, pretty or graphite, filtered by `prefix`, `path` and
- * `labels`; the same component serves the Prometheus text at `metrics_path` (`/metrics`).
+ * `labels`; the same component serves the Prometheus text at `metrics_path` (`/metrics`), or
+ * OpenMetrics with exemplars to a scraper that asks for it.
  */
 import { defineComponent } from '../../components/component.js';
 import { string } from '../../config/schema.js';
@@ -11,9 +12,11 @@ import { filterSnapshot, parseLabelsParameter, type MetricsFilter } from '../for
 import { renderGraphite } from '../formats/graphite.js';
 import { renderJson } from '../formats/json.js';
 import { renderPretty } from '../formats/pretty.js';
+import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from '../formats/openmetrics.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from '../formats/prometheus.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import type { HttpHandler } from '../http.js';
+import { prefersOpenMetrics } from '../openmetrics-negotiation.js';
 
 const NAME = 'handler-server-monitor';
 
@@ -64,9 +67,18 @@ function monitorHandler(storage: StatisticsStorage): HttpHandler {
   };
 }
 
-/** The `/metrics` handler: Prometheus text exposition of every metric, never offset by resets. */
-function prometheusHandler(storage: StatisticsStorage): HttpHandler {
-  return async () => ({ status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: renderPrometheus(await storage.collect()) });
+/**
+ * The `/metrics` handler: every metric, never offset by resets; OpenMetrics 1.0 with exemplars when
+ * the `Accept` header prefers it, else the Prometheus text 0.0.4. `Vary: Accept` tells caches so.
+ */
+export function prometheusHandler(storage: StatisticsStorage): HttpHandler {
+  return async (request) => {
+    if (prefersOpenMetrics(request.headers.accept)) {
+      const body = renderOpenMetrics(await storage.collect(), storage.exemplars());
+      return { status: 200, headers: { 'content-type': OPENMETRICS_CONTENT_TYPE, vary: 'Accept' }, body };
+    }
+    return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, vary: 'Accept' }, body: renderPrometheus(await storage.collect()) };
+  };
 }
 
 export const serverMonitorHandlerComponent = defineComponent({

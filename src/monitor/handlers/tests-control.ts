@@ -1,11 +1,13 @@
 /**
  * `tests-control` (userver's testsuite handler) at `/tests/{action}`: `reset_metrics` makes the JSON
  * view's RATE and HIST_RATE metrics start again from zero, `control` answers `{}` (userver's test
- * client posts it before tests). Turn it off in production with `load-enabled: false`.
+ * client posts it before tests). Every action takes `Content-Type: application/json` and refuses
+ * browser cross-site requests (cross-site-guard.ts). Turn it off in production with `load-enabled: false`.
  */
 import { defineComponent } from '../../components/component.js';
 import { HttpNotFoundError } from '../../errors.js';
 import type { StatisticsStorage } from '../../telemetry/statistics-storage.js';
+import { crossSiteGuard } from '../cross-site-guard.js';
 import { parseJsonObjectBody } from '../request.js';
 import { handlerSchema, mountHandler } from '../handler-config.js';
 import { jsonResponse, type HttpHandler } from '../http.js';
@@ -41,7 +43,9 @@ export const testsControlComponent = defineComponent({
     method: 'POST',
   }),
   create: (config, context) => {
-    mountHandler(context, NAME, config, testsControlHandler(context.findOptional<StatisticsStorage>('statistics-storage')));
+    // Every action changes state: the guard refuses what a browser on another site could send.
+    const handler = testsControlHandler(context.findOptional<StatisticsStorage>('statistics-storage'));
+    mountHandler(context, NAME, config, crossSiteGuard(handler));
     return { start() {}, stop() {} };
   },
 });

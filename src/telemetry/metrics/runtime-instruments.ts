@@ -10,6 +10,18 @@ import type { GaugeMerge } from './merge.js';
 
 const USER = Object.freeze({ mode: 'user' });
 const SYSTEM = Object.freeze({ mode: 'system' });
+/** Interval of the event-loop delay timer, in ms: fine enough for delays that matter to an echo, cheap (one timer). */
+const DELAY_RESOLUTION_MS = 10;
+/** The same in the histogram's unit (ns). */
+const DELAY_RESOLUTION_NS = DELAY_RESOLUTION_MS * 1e6;
+
+/**
+ * Node's delay histogram records the time between two ticks of a timer that is due every
+ * `resolution` ms, so an idle loop records the resolution itself: the delay is what lies beyond it.
+ */
+function delaySeconds(recordedNs: number): number {
+  return Math.max(0, recordedNs - DELAY_RESOLUTION_NS) / 1e9;
+}
 
 /**
  * Event-loop delay and utilisation over the window since the previous sample. Both the Prometheus
@@ -28,8 +40,7 @@ export class EventLoopSampler {
 
   constructor(minIntervalMs = 1000) {
     this.#minIntervalMs = minIntervalMs;
-    // 10 ms resolution: fine enough for delays that matter to an echo, cheap (one timer).
-    this.#delay = monitorEventLoopDelay({ resolution: 10 });
+    this.#delay = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
     this.#delay.enable();
     this.#elu = performance.eventLoopUtilization();
   }
@@ -40,8 +51,8 @@ export class EventLoopSampler {
       this.#sampledAt = now;
       const h = this.#delay;
       // An empty histogram reports nonsense extremes; no samples means no measured delay.
-      this.#p50 = h.count > 0 ? h.percentile(50) / 1e9 : 0;
-      this.#p99 = h.count > 0 ? h.percentile(99) / 1e9 : 0;
+      this.#p50 = h.count > 0 ? delaySeconds(h.percentile(50)) : 0;
+      this.#p99 = h.count > 0 ? delaySeconds(h.percentile(99)) : 0;
       h.reset();
       const current = performance.eventLoopUtilization();
       this.#utilization = performance.eventLoopUtilization(current, this.#elu).utilization;
@@ -98,11 +109,11 @@ export function registerRuntimeInstruments(meter: Meter): () => void {
     unit: 's',
   });
   const delayP50 = meter.createObservableGauge('engine.event-loop.delay.p50_seconds', {
-    description: 'Event-loop delay, median over the last collection window, in seconds.',
+    description: 'Event-loop delay (lateness of a 10 ms timer; 0 when idle), median over the last collection window, in seconds.',
     unit: 's',
   });
   const delayP99 = meter.createObservableGauge('engine.event-loop.delay.p99_seconds', {
-    description: 'Event-loop delay, 99th percentile over the last collection window, in seconds.',
+    description: 'Event-loop delay (lateness of a 10 ms timer; 0 when idle), 99th percentile over the last collection window, in seconds.',
     unit: 's',
   });
   const utilization = meter.createObservableGauge('engine.event-loop.utilization', {

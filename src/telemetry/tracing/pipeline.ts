@@ -82,7 +82,10 @@ export class TracingPipeline {
       idGenerator: ids,
     });
     this.tracer = this.provider.getTracer(TRACER_NAME);
-    this.connections = new OtelConnectionTracer(this.tracer, sampler, ids, settings.neverSample);
+    // Connection spans go straight to these processors, with the provider's resource and the
+    // scope getTracer(TRACER_NAME) gives (see otel-connection-tracer.ts, "Speed").
+    const sink = { resource: this.resource, scope: { name: TRACER_NAME, version: undefined, schemaUrl: undefined }, processors };
+    this.connections = new OtelConnectionTracer(this.tracer, sampler, ids, settings.neverSample, sink);
   }
 
   private otlpProcessor(): SpanProcessor {

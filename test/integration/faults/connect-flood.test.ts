@@ -16,6 +16,9 @@ const FLOOD_CONNECTIONS = 10_000;
 /** A bound far above what the flood takes (a few seconds here), only so a hang cannot run forever. */
 const FLOOD_DEADLINE_MS = 180_000;
 const CONCURRENCY = 48;
+/** How long a connect, or a polite client's echo and EOF, may take: a bound on hangs (a loaded
+ * 2-core machine has taken over 5 s for one), not a speed requirement. */
+const POLITE_BOUND_MS = 60_000;
 /** fds the process may legitimately hold more after the flood (lazily opened, e.g. by a GC or timer thread). */
 const FD_SLACK = 2;
 
@@ -38,7 +41,7 @@ interface FloodResult {
 async function oneConnection(port: number, kind: Kind, result: FloodResult): Promise<void> {
   let socket: net.Socket;
   try {
-    socket = await connect(port, { timeoutMs: 5000, allowHalfOpen: false });
+    socket = await connect(port, { timeoutMs: POLITE_BOUND_MS, allowHalfOpen: false });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     result.connectErrors.set(code, (result.connectErrors.get(code) ?? 0) + 1);
@@ -61,7 +64,7 @@ async function oneConnection(port: number, kind: Kind, result: FloodResult): Pro
       const receiver = new PatternReceiver(socket);
       socket.end(patternSlice(0, 32));
       // The service echoes everything, then closes its side: a polite client sees EOF, not a reset.
-      const ended = await closed(socket, 5000);
+      const ended = await closed(socket, POLITE_BOUND_MS);
       if (!ended || receiver.received !== 32 || receiver.mismatchAt !== undefined) {
         result.serviceErrors.push(`half-close: ${receiver.received}/32 bytes back, closed=${ended}, mismatch=${receiver.mismatchAt}`);
       } else result.echoed++;

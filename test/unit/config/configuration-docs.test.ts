@@ -39,7 +39,7 @@ describe('docs/configuration.md', () => {
     const text = renderConfigurationDoc(toSchemaDocument(root) as unknown as SchemaDocument);
     assert.match(text, /\n## `echo`\n\nthe section\n/);
     assert.match(text, /\| `port` \| integer 0\.\.65535 \| \*\*required\*\* \| the port \\\| with a pipe \|/);
-    assert.match(text, /\| `timeout` \| duration \| `90s` \| a timeout \|/);
+    assert.match(text, /\| `timeout` \| duration ≤ 2147483647 ms \| `90s` \| a timeout \|/);
     assert.match(text, /\| `buffer` \| size \| `64KiB` \| a buffer \|/);
     assert.match(text, /\| `mode` \| string: `a`, `b` \|  \| a mode \|/);
     assert.match(text, /\| `listener\.address` \| string \| `::` \| addr \|/);

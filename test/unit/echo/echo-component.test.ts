@@ -117,9 +117,12 @@ test('schema: defaults as in userver, sizes and durations converted', () => {
     address: '::',
     backlog: 1024,
     no_delay: true,
+    tcp_keepalive: true,
+    tcp_keepalive_idle: 60_000,
     buffer_size: 65536,
     max_connections: 0,
     idle_timeout: 0,
+    proxy_protocol: { enabled: false, header_timeout: 5000, max_header_size: 4096 },
   });
   const custom = validate(
     echoSchema,

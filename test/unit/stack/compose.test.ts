@@ -2,7 +2,8 @@
  * docker-compose.yml and docker-compose.host.yml, checked with Debian's docker-compose (1.29: no
  * engine needed for `config`) and by reading the normalised model it prints: pinned images, the
  * published ports, the monitor listener kept inside the network, mounts that exist, and the two
- * files in step.
+ * files in step; and the `collector` profile: only adds services, and its collector and Jaeger
+ * configs parse and are wired (every pipeline uses only components its file defines).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -26,6 +27,7 @@ interface Service {
   command?: string[];
   depends_on?: Record<string, unknown>;
   init?: boolean;
+  profiles?: string[];
 }
 interface Model {
   services: Record<string, Service>;
@@ -52,6 +54,15 @@ function composeConfig(file: string, env: Record<string, string> = {}): Promise<
   return model;
 }
 
+/**
+ * What `docker compose up` runs: the model without the services of a profile (docker-compose 1.29
+ * prints every service, profiled or not).
+ */
+async function defaultServices(file: string, env: Record<string, string> = {}): Promise<Model> {
+  const model = await composeConfig(file, env);
+  return { ...model, services: Object.fromEntries(Object.entries(model.services).filter(([, s]) => !s.profiles?.length)) };
+}
+
 const FILES = ['docker-compose.yml', 'docker-compose.host.yml'];
 
 test('docker-compose config -q accepts every compose file', async () => {
@@ -66,7 +77,7 @@ test('docker-compose config -q accepts every compose file', async () => {
 test('every image is pinned to a version tag, the same in both files', async () => {
   const images = new Map<string, string>();
   for (const file of FILES) {
-    const model = await composeConfig(file);
+    const model = await defaultServices(file);
     for (const [name, service] of Object.entries(model.services)) {
       if (service.build) continue;
       assert.ok(service.image, `${file}: ${name} has an image`);
@@ -81,7 +92,7 @@ test('every image is pinned to a version tag, the same in both files', async () 
 });
 
 test('docker-compose.yml: the service, its ports, its config from the environment', async () => {
-  const model = await composeConfig('docker-compose.yml');
+  const model = await defaultServices('docker-compose.yml');
   const echo = model.services['tcp-echo'];
   assert.ok(echo?.build, 'tcp-echo is built from the Dockerfile');
   assert.equal(echo.build.dockerfile, 'Dockerfile');
@@ -91,11 +102,14 @@ test('docker-compose.yml: the service, its ports, its config from the environmen
   assert.equal(echo.environment?.ECHO_PORT, '8181');
   assert.equal(echo.environment?.MONITOR_PORT, '8182');
 
-  // Published: what a user opens (echo, Jaeger UI, Prometheus, Grafana), on loopback by default.
+  // Published: what a user opens (echo, Jaeger UI, Prometheus, Grafana), on loopback by default,
+  // and Jaeger's OTLP receivers on loopback (the README's OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318).
   const published = Object.entries(model.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
   assert.deepEqual(published.sort(), [
     'grafana 127.0.0.1:3000:3000/tcp',
     'jaeger 127.0.0.1:16686:16686/tcp',
+    'jaeger 127.0.0.1:4317:4317/tcp',
+    'jaeger 127.0.0.1:4318:4318/tcp',
     'prometheus 127.0.0.1:9090:9090/tcp',
     'tcp-echo 127.0.0.1:8181:8181/tcp',
   ]);
@@ -108,7 +122,7 @@ test('docker-compose.yml: the service, its ports, its config from the environmen
     assert.ok(read.includes(name) || name.startsWith('OTEL_'), `compose sets ${name}, which config/container_config.yaml never reads`);
   }
 
-  const shared = await composeConfig('docker-compose.yml', { BIND_ADDRESS: '0.0.0.0', TCP_ECHO_LOG_LEVEL: 'debug' });
+  const shared = await defaultServices('docker-compose.yml', { BIND_ADDRESS: '0.0.0.0', TCP_ECHO_LOG_LEVEL: 'debug' });
   assert.deepEqual(shared.services['tcp-echo']?.ports, ['0.0.0.0:8181:8181/tcp'], 'BIND_ADDRESS shares the ports');
   assert.equal(shared.services['tcp-echo']?.environment?.LOG_LEVEL, 'debug');
 });
@@ -117,6 +131,7 @@ test('docker-compose.yml: Prometheus and Grafana get the shipped otel/ files; Gr
   const model = await composeConfig('docker-compose.yml');
   const prometheus = model.services.prometheus!;
   assert.ok(prometheus.command?.includes('--config.file=/etc/prometheus/prometheus.yml'));
+  assert.ok(prometheus.command?.includes('--enable-feature=exemplar-storage'), 'Prometheus keeps exemplars');
   const grafana = model.services.grafana!;
   assert.equal(grafana.environment?.GF_AUTH_ANONYMOUS_ENABLED, 'true');
   assert.equal(grafana.environment?.GF_AUTH_ANONYMOUS_ORG_ROLE, 'Viewer');
@@ -159,4 +174,125 @@ test('docker-compose.host.yml: the stack scrapes the host through host-gateway; 
   assert.ok(model.services.jaeger?.ports?.includes('127.0.0.1:4318:4318/tcp'), 'the host service reaches Jaeger on localhost:4318');
   const main = await composeConfig('docker-compose.yml');
   assert.deepEqual(model.services.grafana?.environment, main.services.grafana?.environment, 'Grafana set up the same way');
+});
+
+test('docker-compose.host.yml: Prometheus keeps exemplars there too', async () => {
+  const model = await composeConfig('docker-compose.host.yml');
+  assert.ok(model.services.prometheus?.command?.includes('--enable-feature=exemplar-storage'));
+});
+
+/** One collector-style config: `service.pipelines` over the component sections it defines. */
+interface PipelineConfig {
+  receivers?: Record<string, unknown>;
+  processors?: Record<string, unknown>;
+  exporters?: Record<string, unknown>;
+  connectors?: Record<string, unknown>;
+  extensions?: Record<string, unknown>;
+  service: {
+    extensions?: string[];
+    pipelines: Record<string, { receivers?: string[]; processors?: string[]; exporters?: string[] }>;
+  };
+}
+
+/**
+ * The wiring rules the collector applies at start: every name a pipeline lists is defined in its
+ * section (a connector may stand as receiver or exporter); every connector is an exporter of one
+ * pipeline and a receiver of another; every pipeline has receivers and exporters; every enabled
+ * extension is defined; a pipeline's name starts with its signal (traces, metrics, logs).
+ */
+function wiringProblems(config: PipelineConfig): string[] {
+  const problems: string[] = [];
+  const defined = (section: keyof Omit<PipelineConfig, 'service'>) => new Set(Object.keys(config[section] ?? {}));
+  const receivers = defined('receivers');
+  const processors = defined('processors');
+  const exporters = defined('exporters');
+  const connectors = defined('connectors');
+  const extensions = defined('extensions');
+  const connectorAs = { receiver: new Set<string>(), exporter: new Set<string>() };
+  for (const [name, pipeline] of Object.entries(config.service.pipelines)) {
+    if (!/^(traces|metrics|logs)(\/.+)?$/.test(name)) problems.push(`pipeline ${name}: not named after a signal`);
+    if (!pipeline.receivers?.length) problems.push(`pipeline ${name}: no receivers`);
+    if (!pipeline.exporters?.length) problems.push(`pipeline ${name}: no exporters`);
+    for (const r of pipeline.receivers ?? []) {
+      if (connectors.has(r)) connectorAs.receiver.add(r);
+      else if (!receivers.has(r)) problems.push(`pipeline ${name}: receiver ${r} is not defined`);
+    }
+    for (const p of pipeline.processors ?? []) if (!processors.has(p)) problems.push(`pipeline ${name}: processor ${p} is not defined`);
+    for (const e of pipeline.exporters ?? []) {
+      if (connectors.has(e)) connectorAs.exporter.add(e);
+      else if (!exporters.has(e)) problems.push(`pipeline ${name}: exporter ${e} is not defined`);
+    }
+  }
+  for (const c of connectors) {
+    if (!connectorAs.receiver.has(c) || !connectorAs.exporter.has(c)) problems.push(`connector ${c}: not both exporter and receiver`);
+  }
+  for (const e of config.service.extensions ?? []) if (!extensions.has(e)) problems.push(`extension ${e} is not defined`);
+  return problems;
+}
+
+const COLLECTOR_CONFIG = 'otel/otel-collector/otelcol-config.yml';
+const JAEGER_MONITOR_CONFIG = 'otel/jaeger/jaeger-monitor.yml';
+
+test('collector profile: `docker-compose --profile collector config -q` accepts the file; the profile only adds services', async () => {
+  const { stdout, stderr } = await run('docker-compose', ['--profile', 'collector', '-f', 'docker-compose.yml', 'config', '-q'], {
+    cwd: ROOT,
+    timeout: 30_000,
+  });
+  assert.equal(stdout, '');
+  assert.doesNotMatch(stderr, /WARN|ERROR/i, stderr);
+  const model = await composeConfig('docker-compose.yml');
+  const profiled = Object.entries(model.services).filter(([, s]) => s.profiles?.length);
+  assert.deepEqual(profiled.map(([name, s]) => `${name} ${s.profiles!.join(',')}`).sort(), [
+    'jaeger-monitor collector',
+    'otel-collector collector',
+    'tcp-echo-via-collector collector',
+  ]);
+  const services = model.services;
+  assert.match(services['otel-collector']!.image!, /^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/, 'a pinned contrib collector');
+  assert.equal(services['jaeger-monitor']!.image, services.jaeger!.image, 'the same Jaeger image');
+  const via = services['tcp-echo-via-collector']!;
+  assert.equal(via.environment?.OTLP_ENDPOINT, 'http://otel-collector:4318', 'the second echo exports to the collector');
+  assert.equal(via.image, services['tcp-echo']!.image);
+  // Published only on loopback, and none of the default ports taken twice.
+  const published = Object.values(services).flatMap((s) => s.ports ?? []);
+  assert.equal(new Set(published.map((p) => p.split(':')[1])).size, published.length, published.join(' '));
+  assert.ok(published.every((p) => p.startsWith('127.0.0.1:')), published.join(' '));
+  // The collector and jaeger-monitor load the shipped files.
+  const mount = (name: string, target: string) => services[name]!.volumes?.find((v) => v.split(':')[1] === target)?.split(':')[0];
+  assert.equal(mount('otel-collector', '/etc/otelcol-config.yml'), path.join(ROOT, COLLECTOR_CONFIG));
+  assert.ok(services['otel-collector']!.command?.includes('--config=/etc/otelcol-config.yml'));
+  assert.equal(mount('jaeger-monitor', '/etc/jaeger/jaeger-monitor.yml'), path.join(ROOT, JAEGER_MONITOR_CONFIG));
+  assert.ok(services['jaeger-monitor']!.command?.includes('--config=/etc/jaeger/jaeger-monitor.yml'));
+  assert.ok(services.prometheus!.command?.includes('--web.enable-otlp-receiver'), 'Prometheus takes the pushed span metrics');
+});
+
+test('collector config: parses; every pipeline uses only what it defines; traces to both Jaegers, span metrics to Prometheus', () => {
+  const config = parse(readFileSync(path.join(ROOT, COLLECTOR_CONFIG), 'utf8')) as PipelineConfig;
+  assert.deepEqual(wiringProblems(config), []);
+  const { traces, metrics } = config.service.pipelines;
+  assert.deepEqual(traces?.exporters?.sort(), ['otlp/jaeger', 'otlp/jaeger-monitor', 'spanmetrics']);
+  assert.ok(metrics?.receivers?.includes('spanmetrics') && metrics.receivers.includes('otlp'));
+  const exporters = config.exporters as Record<string, { endpoint?: string; metrics_endpoint?: string }>;
+  assert.equal(exporters['otlp/jaeger']?.endpoint, 'jaeger:4317');
+  assert.equal(exporters['otlp/jaeger-monitor']?.endpoint, 'jaeger-monitor:4317');
+  assert.equal(exporters['otlphttp/prometheus']?.metrics_endpoint, 'http://prometheus:9090/api/v1/otlp/v1/metrics');
+  // The checker itself rejects a miswired config.
+  const broken = structuredClone(config);
+  broken.service.pipelines.traces!.exporters = ['otlp/nowhere'];
+  assert.deepEqual(wiringProblems(broken), ['pipeline traces: exporter otlp/nowhere is not defined', 'connector spanmetrics: not both exporter and receiver']);
+});
+
+test('jaeger-monitor config: parses, wired, the Monitor tab reads Prometheus', () => {
+  const config = parse(readFileSync(path.join(ROOT, JAEGER_MONITOR_CONFIG), 'utf8')) as PipelineConfig & {
+    extensions: {
+      jaeger_query: { storage: { traces: string; metrics: string } };
+      jaeger_storage: { backends: Record<string, unknown>; metric_backends: Record<string, { prometheus?: { endpoint?: string } }> };
+    };
+    exporters: { jaeger_storage_exporter: { trace_storage: string } };
+  };
+  assert.deepEqual(wiringProblems(config), []);
+  const { jaeger_query: query, jaeger_storage: storage } = config.extensions;
+  assert.ok(query.storage.traces in storage.backends);
+  assert.equal(config.exporters.jaeger_storage_exporter.trace_storage, query.storage.traces);
+  assert.equal(storage.metric_backends[query.storage.metrics]?.prometheus?.endpoint, 'http://prometheus:9090');
 });

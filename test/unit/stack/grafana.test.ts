@@ -230,3 +230,21 @@ test('dashboardQueries reads collapsed rows’ panels and skips hidden and non-P
     { panel: 'b', refId: 'A', expr: 'x_total' },
   ]);
 });
+
+test('exemplars: the Prometheus datasource links trace_id to the provisioned Jaeger; the duration panel shows them', () => {
+  const prometheus = datasources.find((d) => d.type === 'prometheus') as
+    | { jsonData?: { exemplarTraceIdDestinations?: Array<{ name: string; datasourceUid?: string; url?: string }> } }
+    | undefined;
+  const destinations = prometheus?.jsonData?.exemplarTraceIdDestinations ?? [];
+  // The label tcp-echo puts on every exemplar (src/monitor/formats/openmetrics.ts).
+  const link = destinations.find((d) => d.name === 'trace_id');
+  assert.ok(link, JSON.stringify(destinations));
+  const jaeger = datasources.find((d) => d.type === 'jaeger');
+  assert.ok(jaeger);
+  assert.equal(link.datasourceUid, jaeger.uid, 'an internal link to the provisioned Jaeger datasource');
+  const duration = panels.find((p) => p.targets?.some((t) => t.expr.includes('tcp_echo_connection_duration_seconds_bucket')));
+  assert.ok(duration, 'a panel on the duration histogram');
+  const targets = duration.targets as Array<{ exemplar?: boolean; expr: string }>;
+  assert.equal(targets.filter((t) => t.exemplar === true).length, 1, 'exemplars on one query (the quantiles share the buckets)');
+  assert.match(duration.description ?? '', /exemplar/i);
+});

@@ -307,8 +307,10 @@ describe('a failing or slow collector', () => {
     await receiver.close();
   });
 
-  it('a full queue drops and counts; shutdown against a collector that never answers ends within the flush timeout', async () => {
+  it('a full queue drops and counts; shutdown against a collector that never answers ends within the flush timeout', async (t) => {
     const receiver = await startOtlpReceiver({ delayMs: 60_000 });
+    // Closed even when an assertion fails: the stuck collector would hold the file open for a minute.
+    t.after(() => receiver.close());
     const counters = new SpanCounters();
     const pipeline = new TracingPipeline(
       settings({ endpoint: receiver.url, 'max-queue-size': 8, 'max-export-batch-size': 4, 'schedule-delay': '10ms', 'flush-timeout': '300ms' }),
@@ -327,7 +329,6 @@ describe('a failing or slow collector', () => {
     const took = Date.now() - started;
     assert.equal(result.flushed, false);
     assert.ok(took < 2000, `shutdown took ${took} ms`);
-    await receiver.close();
   });
 });
 
