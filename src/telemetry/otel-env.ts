@@ -51,7 +51,7 @@ export const OTEL_VARIABLES: readonly OtelVariable[] = [
   unsupported('OTEL_LOGS_EXPORTER', 'logs go to the configured log sinks, not over OTLP (ignored when `none`)'),
   honoured('OTEL_METRIC_EXPORT_INTERVAL', 'ms between pushes; wins over `statistics-storage.export-interval`'),
   honoured('OTEL_METRIC_EXPORT_TIMEOUT', 'bound on one push; wins over `statistics-storage.export-timeout`'),
-  unsupported('OTEL_METRICS_EXEMPLAR_FILTER', 'no exemplars are recorded'),
+  unsupported('OTEL_METRICS_EXEMPLAR_FILTER', 'fixed at trace_based: the duration histogram keeps exemplars of sampled connections only (OpenMetrics on /metrics)'),
   unsupported('OTEL_EXPORTER_PROMETHEUS_HOST', 'the monitor listener serves /metrics: `server.listener`'),
   unsupported('OTEL_EXPORTER_PROMETHEUS_PORT', 'the monitor listener serves /metrics: `server.listener`'),
   unsupported('OTEL_EXPORTER_ZIPKIN_ENDPOINT', 'no Zipkin exporter: export over OTLP'),
