@@ -3,6 +3,7 @@
  * (see `toSchemaDocument`): the rules of the file, then one reference table per section.
  * A pure function, so a test can check that the committed file is current.
  */
+import { renderOtelVariablesTable } from '../telemetry/otel-env.js';
 
 /** The schema document shape produced by `toSchemaDocument` (only what is rendered here). */
 export interface SchemaDocument {
@@ -93,6 +94,8 @@ export function renderConfigurationDoc(root: SchemaDocument): string {
   for (const [name, schema] of Object.entries(components)) {
     parts.push(section(`\`${name}\``, schema.description, schema));
   }
+  // The OTEL_* variables are configuration too; their table lives beside the code that reads them.
+  parts.push(renderOtelVariablesTable());
   return parts.join('\n');
 }
 
