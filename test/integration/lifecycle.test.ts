@@ -139,7 +139,11 @@ describe('lifecycle', () => {
     assert.match(last, /127\.0\.0\.1/);
     assert.match(last, new RegExp(`\\b${taken}\\b`));
     assert.match(last, /EADDRINUSE|in use/);
-    assert.equal(last, `tcp-echo: cannot listen on 127.0.0.1:${taken}: address already in use (EADDRINUSE)`, 'one program prefix, not two');
+    assert.equal(
+      last,
+      `tcp-echo: cannot listen on 127.0.0.1:${taken}: address already in use (EADDRINUSE); set components_manager.components.tcp-echo.port`,
+      'one program prefix, not two, and the key to change',
+    );
     // The monitor (started before tcp-echo) was stopped again: its port is free.
     const probe = net.createServer();
     probe.listen(monitorPort, '127.0.0.1');

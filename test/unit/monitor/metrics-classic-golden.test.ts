@@ -1,7 +1,8 @@
 /**
  * `/metrics` for everyone who does not ask for OpenMetrics is today's Prometheus text 0.0.4, byte
  * for byte. The golden text below was captured from this very setup before OpenMetrics and
- * exemplars existed (commit "Golden test of the classic /metrics body"); it covers every
+ * exemplars existed (commit "Golden test of the classic /metrics body"), plus what later changes
+ * added on purpose (the accept-errors family, the PROXY reasons and the event-loop delay's meaning in help texts); it covers every
  * `tcp-echo.*` family, whose values the test fixes. The runtime families (CPU, memory, event loop)
  * have values no test can fix, so for them only the metadata lines are compared.
  */
@@ -23,7 +24,7 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_sockets_active Connections open now.',
   '# TYPE tcp_echo_sockets_active gauge',
   'tcp_echo_sockets_active 0',
-  '# HELP tcp_echo_sockets_close_reasons_total Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected.',
+  '# HELP tcp_echo_sockets_close_reasons_total Connections finished, by reason: eof, reset, timeout, error, shutdown, rejected, and with the PROXY protocol on proxy-missing, proxy-malformed, proxy-oversized, proxy-timeout.',
   '# TYPE tcp_echo_sockets_close_reasons_total counter',
   'tcp_echo_sockets_close_reasons_total{reason="eof"} 3',
   'tcp_echo_sockets_close_reasons_total{reason="reset"} 1',
@@ -43,6 +44,9 @@ const GOLDEN_ECHO_FAMILIES = [
   '# HELP tcp_echo_backpressure_buffered_bytes Bytes read but not yet written back, over all open connections.',
   '# TYPE tcp_echo_backpressure_buffered_bytes gauge',
   'tcp_echo_backpressure_buffered_bytes 0',
+  '# HELP tcp_echo_accept_errors_total Failed accepts reported by the listener (EMFILE/ENFILE, ENOBUFS). max_connections stays below the open-file limit, so connections refused for lack of descriptors show up as close reason rejected instead.',
+  '# TYPE tcp_echo_accept_errors_total counter',
+  'tcp_echo_accept_errors_total 0',
   '# HELP tcp_echo_connection_duration_seconds Connection lifetime, from accept to close, in seconds.',
   '# UNIT tcp_echo_connection_duration_seconds s',
   '# TYPE tcp_echo_connection_duration_seconds histogram',
@@ -85,10 +89,10 @@ const GOLDEN_RUNTIME_METADATA = [
   '# HELP process_uptime_seconds Seconds since the process started.',
   '# UNIT process_uptime_seconds s',
   '# TYPE process_uptime_seconds gauge',
-  '# HELP engine_event_loop_delay_p50_seconds Event-loop delay, median over the last collection window, in seconds.',
+  '# HELP engine_event_loop_delay_p50_seconds Event-loop delay (lateness of a 10 ms timer; 0 when idle), median over the last collection window, in seconds.',
   '# UNIT engine_event_loop_delay_p50_seconds s',
   '# TYPE engine_event_loop_delay_p50_seconds gauge',
-  '# HELP engine_event_loop_delay_p99_seconds Event-loop delay, 99th percentile over the last collection window, in seconds.',
+  '# HELP engine_event_loop_delay_p99_seconds Event-loop delay (lateness of a 10 ms timer; 0 when idle), 99th percentile over the last collection window, in seconds.',
   '# UNIT engine_event_loop_delay_p99_seconds s',
   '# TYPE engine_event_loop_delay_p99_seconds gauge',
   '# HELP engine_event_loop_utilization Share of time the event loop was busy over the last collection window (0..1).',
