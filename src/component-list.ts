@@ -4,10 +4,13 @@
  */
 import { echoComponent } from './cluster/tcp-echo-component.js';
 import type { ComponentDefinition } from './components/component.js';
+import { ACCEPTED_USERVER_COMPONENTS } from './components/userver-compat/accepted-components.js';
+import { dynamicConfigComponent } from './components/userver-compat/dynamic-config.js';
 import { loggingComponent } from './log/logging-component.js';
 import { livenessHandlerComponent, readinessHandlerComponent } from './monitor/handlers/health.js';
 import { pingHandlerComponent } from './monitor/handlers/ping.js';
 import { serverMonitorHandlerComponent } from './monitor/handlers/server-monitor.js';
+import { middlewarePipelineComponent } from './monitor/middleware-pipeline.js';
 import { testsControlComponent } from './monitor/handlers/tests-control.js';
 import { serverComponent } from './monitor/server-component.js';
 import { statisticsStorageComponent } from './telemetry/statistics-storage.js';
@@ -18,13 +21,17 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   loggingComponent,
   statisticsStorageComponent,
   tracerComponent,
+  dynamicConfigComponent,
   serverComponent,
+  middlewarePipelineComponent,
   pingHandlerComponent,
   readinessHandlerComponent,
   livenessHandlerComponent,
   serverMonitorHandlerComponent,
   testsControlComponent,
   echoComponent,
+  // userver components with no meaning here, accepted so userver configs start unchanged.
+  ...ACCEPTED_USERVER_COMPONENTS,
 ];
 
 /**

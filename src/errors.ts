@@ -91,6 +91,11 @@ export class LogSinkError extends EchoError {
   readonly code = 'ECHO_ERR_LOG_SINK';
 }
 
+/** The testsuite log capture could not connect to pytest_userver's capture socket. */
+export class LogCaptureError extends EchoError {
+  readonly code = 'ECHO_ERR_LOG_CAPTURE_CONNECT';
+}
+
 /**
  * Base of the errors a monitor request is answered with: each carries its HTTP status, and the
  * listener answers `{code, message}` with that status.

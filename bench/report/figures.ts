@@ -43,7 +43,7 @@ export const FIGURES: readonly FigureDef[] = [
   { key: 'cpu_us_per_conn', label: 'server CPU per connection', unit: 'µs', scenario: 'connrate', better: 'lower', digits: 1, target: { op: '<=', ratio: 1.25 }, value: (r) => r.cpuUsPerConn },
   { key: 'rss_start_mib', label: 'RSS at start', unit: 'MiB', scenario: 'idle', better: 'lower', digits: 1, value: (r) => (r.rssStartBytes === undefined ? undefined : r.rssStartBytes / MiB) },
   { key: 'rss_peak_mib', label: 'RSS peak (any scenario)', unit: 'MiB', scenario: 'all', better: 'lower', digits: 1, value: (r) => (r.rssPeakBytes === undefined ? undefined : r.rssPeakBytes / MiB) },
-  { key: 'rss_per_idle_conn_kib', label: 'RSS per idle connection (10,000 held)', unit: 'KiB', scenario: 'idle', better: 'lower', digits: 2, target: { op: '<=', ratio: 1.0 }, value: (r) => (r.rssPerIdleConnBytes === undefined ? undefined : r.rssPerIdleConnBytes / 1024) },
+  { key: 'rss_per_idle_conn_kib', label: 'RSS per idle connection', unit: 'KiB', scenario: 'idle', better: 'lower', digits: 2, target: { op: '<=', ratio: 1.0 }, value: (r) => (r.rssPerIdleConnBytes === undefined ? undefined : r.rssPerIdleConnBytes / 1024) },
 ];
 
 /** CPU cores a run's server and load generator kept busy, and whether the generator was the busier (generator-bound). */

@@ -145,7 +145,7 @@ test('reports: Markdown marks met/missed/not measured, SVG has a bar per measure
   assert.match(markdown, /\| ping-pong requests\/s \(req\/s\) \| — \| — \| ≥ 1\.00 \| not measured \|/);
   // The targets table of `full`: bare, full, ratio, target, status.
   assert.match(markdown, /## Targets[^\n]*\n\n\| figure \| bare \| full \| ratio \| target \| \|\n/);
-  assert.match(markdown, /\| RSS per idle connection \(10,000 held\) \(KiB\) \| 6\.00 \| 6\.00 \| 1\.00 \| ≤ 1\.00 \| \*\*met\*\* \|/);
+  assert.match(markdown, /\| RSS per idle connection \(KiB\) \| 6\.00 \| 6\.00 \| 1\.00 \| ≤ 1\.00 \| \*\*met\*\* \|/);
   assert.match(markdown, /- a note/);
   const svg = renderSvg(report);
   assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));

@@ -7,7 +7,15 @@
 import cluster from 'node:cluster';
 import { defineComponent, type Component } from '../components/component.js';
 import { object } from '../config/schema.js';
-import { ECHO_COMPONENT_NAME, ECHO_DESCRIPTION, EchoComponent, echoProperties, SHUTDOWN_FLUSH_MS } from '../echo/echo-component.js';
+import {
+  checkListenTarget,
+  ECHO_COMPONENT_NAME,
+  ECHO_DESCRIPTION,
+  EchoComponent,
+  echoProperties,
+  removeStaleEchoSocket,
+  SHUTDOWN_FLUSH_MS,
+} from '../echo/echo-component.js';
 import { getLogger } from '../log/index.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import { EchoCluster } from './supervisor.js';
@@ -26,6 +34,7 @@ const { task_processor, sockets_task_processor, ...listenerProperties } = echoPr
 export const tcpEchoSchema = object({
   description: ECHO_DESCRIPTION,
   properties: { ...listenerProperties, workers: workersSchema, task_processor, sockets_task_processor },
+  refine: checkListenTarget,
 });
 
 /**
@@ -40,7 +49,8 @@ export const echoComponent = defineComponent({
     if (isEchoWorker()) {
       // Every line of a worker names it, so a connection's lines lead to its process.
       const slot = workerSlot();
-      return new EchoComponent(config, context, slot === undefined ? undefined : { worker: slot, pid: process.pid });
+      // The primary removed a stale unix socket file; a worker must not (it would unlink the live one).
+      return new EchoComponent(config, context, slot === undefined ? undefined : { worker: slot, pid: process.pid }, true);
     }
     if (workers === 1) return new EchoComponent(config, context);
     if (!cluster.isPrimary) {
@@ -50,7 +60,7 @@ export const echoComponent = defineComponent({
     }
     if (context.staticConfig === undefined) throw new TypeError('tcp-echo: cluster mode needs context.staticConfig');
     const drainMs = Math.max(config.graceful_shutdown_interval ?? 0, context.manager.gracefulShutdownIntervalMs);
-    return new EchoCluster({
+    const echoCluster = new EchoCluster({
       workers,
       configFile: context.configFile,
       root: context.staticConfig,
@@ -60,5 +70,15 @@ export const echoComponent = defineComponent({
       stopTimeoutMs: drainMs + SHUTDOWN_FLUSH_MS + WORKER_STOP_MARGIN_MS,
       logger: getLogger('echo-cluster'),
     });
+    const socketPath = config['unix-socket'];
+    if (socketPath === undefined) return echoCluster;
+    // The workers share the one socket the primary binds: only here may a stale file be removed.
+    return {
+      start: async () => {
+        await removeStaleEchoSocket(socketPath);
+        await echoCluster.start();
+      },
+      stop: () => echoCluster.stop(),
+    };
   },
 });

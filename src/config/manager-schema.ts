@@ -81,6 +81,14 @@ export const managerSettingsSchema = object({
     mlock_debug_info: optional(boolean({ description: `lock debug info in memory (${IGNORED})` })),
     disable_phdr_cache: optional(boolean({ description: `disable the program header cache (${IGNORED})` })),
     preheat_stacktrace_collector: optional(boolean({ description: `warm up the stack trace collector (${IGNORED})` })),
+    static_config_validation: optional(
+      object({
+        description: "userver's static config validation mode (accepted; tcp-echo always validates every component)",
+        properties: {
+          validate_all_components: optional(boolean({ description: 'validate every component, not only those that opt in' })),
+        },
+      }),
+    ),
   },
 });
 
@@ -92,6 +100,16 @@ export const rootSettingsSchema = object({
       string({ description: 'path of a config vars file, used when --config_vars is not given (as in userver)' }),
     ),
     components_manager: managerSettingsSchema,
+    userver_experiments: optional(
+      object({
+        description: "userver's experiments by name (accepted; tcp-echo has none)",
+        properties: {},
+        additionalProperties: boolean({ description: 'whether the experiment is on' }),
+      }),
+    ),
+    userver_experiments_force_enabled: optional(
+      boolean({ description: "userver's switch that turns every experiment on (accepted; tcp-echo has none)" }),
+    ),
   },
 });
 

@@ -31,6 +31,11 @@ export interface Schema<T> {
   readonly additionalProperties?: AnySchema;
   readonly items?: AnySchema;
   readonly variants?: readonly AnySchema[];
+  /**
+   * For objects: a rule across keys, run on the validated value (e.g. "exactly one of port and
+   * unix-socket"); throws a ConfigError naming the key.
+   */
+  readonly refine?: (value: Readonly<Record<string, unknown>>, at: ConfigLocation) => void;
 }
 
 // `any` here is the type-erased form of Schema<T> that containers hold.
@@ -45,7 +50,8 @@ export type SchemaKind =
   | 'size'
   | 'object'
   | 'array'
-  | 'oneOf';
+  | 'oneOf'
+  | 'any';
 
 /** The validated value type of a schema. */
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -104,7 +110,12 @@ export function size(
  * map. An absent object is validated as `{}`, so its members' defaults apply.
  */
 export function object<P extends Record<string, AnySchema>, A extends AnySchema | undefined = undefined>(
-  o: { description: string; properties: P; additionalProperties?: A },
+  o: {
+    description: string;
+    properties: P;
+    additionalProperties?: A;
+    refine?: (value: Readonly<Record<string, unknown>>, at: ConfigLocation) => void;
+  },
 ): Schema<{ [K in keyof P]: Infer<P[K]> } & (A extends AnySchema ? Record<string, Infer<A>> : unknown)> {
   return { kind: 'object', ...o } as AnySchema;
 }
@@ -119,6 +130,11 @@ export function oneOf<V extends readonly AnySchema[]>(
   o: Common<Infer<V[number]>> & { variants: V },
 ): Schema<Infer<V[number]>> {
   return { kind: 'oneOf', ...o };
+}
+
+/** Any value, taken as it is (e.g. userver's `dynamic-config.defaults`, whose values are any JSON). */
+export function any(o: { description: string }): Schema<unknown> {
+  return { kind: 'any', ...o };
 }
 
 /** Makes an option optional: absent gives `undefined`. */
@@ -136,6 +152,8 @@ export function validate<T>(schema: Schema<T>, value: unknown, at: ConfigLocatio
 }
 
 function check(schema: AnySchema, value: unknown, at: ConfigLocation): unknown {
+  // JSON null is a value like any other here (a dynamic config default may be null).
+  if (schema.kind === 'any' && value !== undefined) return value;
   if (value === undefined || value === null) {
     if (schema.default !== undefined) return schema.default;
     if (schema.optional) return undefined;
@@ -161,6 +179,8 @@ function check(schema: AnySchema, value: unknown, at: ConfigLocation): unknown {
       return checkObject(schema, value, at);
     case 'oneOf':
       return checkOneOf(schema, value, at);
+    case 'any':
+      return value;
   }
 }
 
@@ -225,6 +245,7 @@ function checkObject(schema: AnySchema, value: unknown, at: ConfigLocation): Rec
     const v = check(member, input[key], child(at, key));
     if (v !== undefined) out[key] = v;
   }
+  schema.refine?.(out, at);
   return out;
 }
 
@@ -288,6 +309,8 @@ function describeType(schema: AnySchema): string {
       return 'a mapping';
     case 'oneOf':
       return (schema.variants ?? []).map(describeType).join(', or ');
+    case 'any':
+      return 'any value';
   }
 }
 

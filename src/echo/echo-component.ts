@@ -8,11 +8,12 @@ import { performance } from 'node:perf_hooks';
 import type { Component, ComponentContext } from '../components/component.js';
 import type { ReadinessGate } from '../components/readiness.js';
 import { boolean, duration, integer, object, optional, size, string, type Infer } from '../config/schema.js';
-import { errorMessage } from '../errors.js';
+import { ConfigMissingKeyError, ConfigValueError, errorMessage, type ConfigLocation } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import type { LogFields, Logger } from '../log/logger.js';
 import { formatAddress, listen } from '../net/listen.js';
-import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionTracer } from '../telemetry/connection-trace.js';
+import { listenUnix, removeStaleSocket, unixSocketPathProblem } from '../net/unix-socket.js';
+import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionInfo, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
 import { connectionInfo, normalizeAddress } from './connection-info.js';
@@ -50,11 +51,22 @@ export const ECHO_DESCRIPTION =
  * the `tcp-echo` section adds `workers` (src/cluster/) before the userver-compatibility keys.
  */
 export const echoProperties = {
-    port: integer({
-      description: 'TCP port to listen on; 0 picks a free port (the "Listening on" log line names it)',
-      minimum: 0,
-      maximum: 65535,
-    }),
+    port: optional(
+      integer({
+        description:
+          'TCP port to listen on; 0 picks a free port (the "Listening on" log line names it). ' +
+          'Exactly one of port and unix-socket is required',
+        minimum: 0,
+        maximum: 65535,
+      }),
+    ),
+    'unix-socket': optional(
+      string({
+        description:
+          "listen on this unix domain socket instead of a TCP port (as userver's TcpAcceptorBase): an absolute path " +
+          'shorter than 108 bytes (sun_path); a stale socket file is removed first; the socket is made 0666',
+      }),
+    ),
     address: string({
       description:
         "address to listen on; '::' accepts IPv6 and IPv4 clients (IPv4 only on hosts without IPv6)",
@@ -132,7 +144,7 @@ export const echoProperties = {
 };
 
 /** Schema of one echo listener's options (the `tcp-echo` section without `workers`). */
-export const echoSchema = object({ description: ECHO_DESCRIPTION, properties: echoProperties });
+export const echoSchema = object({ description: ECHO_DESCRIPTION, properties: echoProperties, refine: checkListenTarget });
 
 /** The validated options of one echo listener. */
 export type EchoConfig = Infer<typeof echoSchema>;
@@ -159,6 +171,10 @@ export class EchoComponent implements Component {
   /** When shutdown began (the listener stopped accepting): the drain window runs from here. */
   private shutdownBeganAt = 0;
   private rejectedUnlogged = 0;
+  /** Listening on a unix domain socket: spans say `network.transport=unix`. */
+  private readonly unix: boolean;
+  /** Another process (the cluster primary) owns the unix socket file: no stale-file removal here. */
+  private readonly sharedSocket: boolean;
   private lastRejectLog = -Infinity;
   /** max_connections, or the cap derived from the open-file limit; undefined = unlimited. */
   private readonly maxConnections: number | undefined;
@@ -171,9 +187,16 @@ export class EchoComponent implements Component {
   private refusedUnlogged = 0;
   private lastRefuseLog = -Infinity;
 
-  /** `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`). */
-  constructor(config: EchoConfig, context: ComponentContext, logFields?: LogFields) {
+  /**
+   * `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`);
+   * `sharedSocket`: a cluster worker, whose primary removed a stale unix socket file already.
+   */
+  constructor(config: EchoConfig, context: ComponentContext, logFields?: LogFields, sharedSocket = false) {
+    // The schema checks this already; a component built from an unvalidated config checks here.
+    checkListenTarget(config, { file: context.configFile, keyPath: `components_manager.components.${ECHO_COMPONENT_NAME}` });
     this.config = config;
+    this.unix = config['unix-socket'] !== undefined;
+    this.sharedSocket = sharedSocket;
     this.gracefulShutdownMs = config.graceful_shutdown_interval ?? context.manager.gracefulShutdownIntervalMs;
     this.logger = logFields === undefined ? getLogger(ECHO_COMPONENT_NAME) : getLogger(ECHO_COMPONENT_NAME).child(logFields);
     this.tracer = context.findOptional<TracerComponent>('tracer')?.connections ?? NOOP_CONNECTION_TRACER;
@@ -228,7 +251,10 @@ export class EchoComponent implements Component {
   /** Listens; rejects with a ListenError naming the address, port and OS reason. */
   async start(): Promise<void> {
     if (this.acceptingStopped) return;
-    const { address, port, backlog } = this.config;
+    const unixSocket = this.config['unix-socket'];
+    if (unixSocket !== undefined) return this.startUnix(unixSocket);
+    const { address, backlog } = this.config;
+    const port = this.config.port as number; // checked at construction: exactly one of port and unix-socket
     const bound = await listen(this.server, { address, port, backlog }, { component: ECHO_COMPONENT_NAME, portKey: PORT_KEY });
     this.boundPort = bound.port;
     if (this.acceptingStopped) {
@@ -250,6 +276,19 @@ export class EchoComponent implements Component {
           `(${openFileLimit() ?? '?'}) leaves no more after ${FD_RESERVE} kept for the monitor, logs and telemetry; raise it with ulimit -n`,
       );
     }
+  }
+
+  /** Listens on a unix domain socket. */
+  private async startUnix(socketPath: string): Promise<void> {
+    if (!this.sharedSocket) await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
+    await listenUnix(this.server, socketPath, this.config.backlog, ECHO_COMPONENT_NAME);
+    if (this.acceptingStopped) {
+      this.server.close();
+      return;
+    }
+    this.server.on('error', this.onServerError);
+    this.serving?.open();
+    this.logger.info(`Listening on unix:${socketPath}`, { 'unix-socket': socketPath });
   }
 
   /**
@@ -303,9 +342,15 @@ export class EchoComponent implements Component {
     return new Promise((resolve) => this.allClosedWaiters.push(resolve));
   }
 
+  /** The facts of the next accepted socket; on a unix socket its spans say `network.transport=unix`. */
+  private nextConnectionInfo(socket: net.Socket): ConnectionInfo {
+    const info = connectionInfo(socket, ++this.accepted);
+    return this.unix ? { ...info, transport: 'unix' } : info;
+  }
+
   private readonly onConnection = (socket: net.Socket): void => {
     try {
-      const info = connectionInfo(socket, ++this.accepted);
+      const info = this.nextConnectionInfo(socket);
       const connection = new EchoConnection(socket, info, this.connectionDeps);
       this.connections.add(connection);
     } catch (error) {
@@ -323,7 +368,7 @@ export class EchoComponent implements Component {
 
   private readonly onProxyHeader = (socket: net.Socket, header: ProxyHeader): void => {
     try {
-      const info = connectionInfo(socket, ++this.accepted);
+      const info = this.nextConnectionInfo(socket);
       const client = header.source;
       if (client === undefined) {
         // LOCAL (the balancer's own check) or UNKNOWN: the socket's addresses are the truth.
@@ -403,4 +448,29 @@ export class EchoComponent implements Component {
     });
     this.acceptErrorsUnlogged = 0;
   };
+}
+
+/**
+ * Exactly one of `port` and `unix-socket`, and a usable socket path (userver's TcpAcceptorBase
+ * rules); a ConfigError naming the key otherwise. `at` is the section.
+ */
+export function checkListenTarget(config: Readonly<{ port?: unknown; 'unix-socket'?: unknown }>, at: ConfigLocation): void {
+  const key = (name: string): ConfigLocation => ({ file: at.file, keyPath: `${at.keyPath}.${name}` });
+  const socketPath = config['unix-socket'];
+  if (typeof socketPath !== 'string') {
+    if (config.port === undefined) {
+      throw new ConfigMissingKeyError(key('port'), 'required key is missing: give exactly one of port and unix-socket');
+    }
+    return;
+  }
+  if (config.port !== undefined) {
+    throw new ConfigValueError(key('unix-socket'), 'give exactly one of port and unix-socket, not both');
+  }
+  const problem = unixSocketPathProblem(socketPath);
+  if (problem !== undefined) throw new ConfigValueError(key('unix-socket'), `${JSON.stringify(socketPath.slice(0, 120))} ${problem}`);
+}
+
+/** Removes a stale unix socket file of the echo listener (the cluster primary does it once for its workers). */
+export function removeStaleEchoSocket(socketPath: string): Promise<void> {
+  return removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
 }

@@ -33,6 +33,7 @@ const LEVEL_RANK: Readonly<Record<LogLevel, number>> = {
 /** Encoders by index; a logger keeps its precomputed parts at the same indexes. */
 const ENCODERS: readonly LineEncoder[] = [tskvEncoder, jsonEncoder];
 const FORMAT_INDEX: Readonly<Record<LogFormat, number>> = { tskv: 0, json: 1 };
+const TSKV_INDEX = FORMAT_INDEX.tskv;
 
 /** Default queue bound (userver's `message_queue_size` default). */
 export const DEFAULT_QUEUE_LINES = 65_536;
@@ -130,6 +131,7 @@ export class LoggerRegistry {
   /** @internal The current format's index in ENCODERS (read by LoggerNode). */
   formatIndex = 0;
   private sink: QueuedSink | undefined;
+  private tee: ((line: string) => void) | undefined;
   private defaultSinkInstance: QueuedSink | undefined;
   private readonly makeDefaultSink: () => QueuedSink;
   private readonly roots = new Map<string, { node: LoggerNode; methods: LevelMethods }>();
@@ -223,20 +225,27 @@ export class LoggerRegistry {
     };
   }
 
+  /**
+   * Also hands every line from now on, in tskv, to `tee` (the testsuite log capture); `undefined`
+   * stops it. With the tskv format the tee gets the very line the sink got.
+   */
+  setTee(tee: ((line: string) => void) | undefined): void {
+    this.tee = tee;
+  }
+
   /** Formats and queues one line. Never throws: a logging call must not break its caller. */
   emit(node: LoggerNode, level: LineLevel, text: string, fields: LogFields | undefined): void {
     this.byLevel[level]++;
     try {
       const i = this.formatIndex;
-      const line = (ENCODERS[i] as LineEncoder).line(
-        logTimestamp(),
-        level,
-        node.moduleParts[i] as string,
-        typeof text === 'string' ? text : String(text),
-        node.bound(i),
-        fields,
-      );
+      const timestamp = logTimestamp();
+      const body = typeof text === 'string' ? text : String(text);
+      const line = (ENCODERS[i] as LineEncoder).line(timestamp, level, node.moduleParts[i] as string, body, node.bound(i), fields);
       this.currentSink().push(line);
+      const tee = this.tee;
+      if (tee !== undefined) {
+        tee(i === TSKV_INDEX ? line : tskvEncoder.line(timestamp, level, node.moduleParts[TSKV_INDEX] as string, body, node.bound(TSKV_INDEX), fields));
+      }
     } catch {
       // E.g. a field whose toString throws (possible from untyped callers).
       this.counters.failed++;

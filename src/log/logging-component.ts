@@ -23,8 +23,10 @@ import { getLogger, registry } from './index.js';
 import { LOG_FORMATS } from './line-encoder.js';
 import { LOG_LEVELS } from './logger.js';
 import { DEFAULT_QUEUE_CHARS, DEFAULT_QUEUE_LINES } from './logger-registry.js';
+import type { LogLevel } from './logger.js';
 import { QueuedSink } from './queued-sink.js';
 import { isSpecialSink, openSinkTarget } from './sink-target.js';
+import { TestsuiteCapture } from './testsuite-capture.js';
 
 const SECTION_PATH = 'components_manager.components.logging';
 
@@ -57,6 +59,26 @@ const loggerSchema = object({
       default: 'discard',
       enum: ['discard', 'block'],
     }),
+    flush_level: optional(
+      string({
+        description: "userver's level from which every line is flushed at once; accepted, lines are always written within milliseconds",
+        enum: LOG_LEVELS,
+      }),
+    ),
+    'fs-task-processor': optional(
+      string({ description: "userver's task processor for this logger's file I/O; accepted for compatibility and ignored" }),
+    ),
+    'testsuite-capture': optional(
+      object({
+        description:
+          "where pytest_userver's log capture listens (its hook writes it; only on the 'default' logger): " +
+          'on tests-control log_capture the service connects there and duplicates its tskv lines',
+        properties: {
+          host: string({ description: 'host of the capture socket', default: 'localhost' }),
+          port: integer({ description: 'port of the capture socket', minimum: 1, maximum: 65535 }),
+        },
+      }),
+    ),
     message_queue_size: integer({
       description:
         'lines that may wait to be written (queued or being written); past it new lines are dropped. ' +
@@ -114,7 +136,23 @@ function installReopenListener(): void {
   });
 }
 
-class LoggingComponent implements Component {
+/** What tests-control asks of the `logging` component (userver's `log_flush` and `log_capture`). */
+export interface LoggingControl {
+  /** Waits (at most `timeoutMs`) until every line logged so far is written; true if all were. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** The testsuite log capture, when `loggers.default.testsuite-capture` is configured. */
+  readonly capture: TestsuiteCapture | undefined;
+  /** The names under `loggers` (only `default` is written). */
+  readonly loggerNames: readonly string[];
+  /** The default logger's level as configured. */
+  readonly configuredLevel: LogLevel;
+  /** Sets every logger's level (userver's log_capture sets the default logger's level). */
+  setLevel(level: LogLevel): void;
+}
+
+class LoggingComponent implements Component, LoggingControl {
+  readonly capture: TestsuiteCapture | undefined;
+  readonly loggerNames: readonly string[];
   private sink: QueuedSink | undefined;
   private stopped = false;
   private reopening: Promise<void> = Promise.resolve();
@@ -126,7 +164,18 @@ class LoggingComponent implements Component {
     private readonly context: ComponentContext,
   ) {
     this.logger = config.loggers.default;
-    this.unused = Object.keys(config.loggers).filter((name) => name !== 'default');
+    this.loggerNames = Object.keys(config.loggers);
+    this.unused = this.loggerNames.filter((name) => name !== 'default');
+    for (const name of this.unused) {
+      if (config.loggers[name]?.['testsuite-capture'] !== undefined) {
+        throw new ConfigValueError(
+          { file: context.configFile, keyPath: `${SECTION_PATH}.loggers.${name}.testsuite-capture` },
+          "the log capture is only allowed on the 'default' logger (as in userver)",
+        );
+      }
+    }
+    const address = this.logger['testsuite-capture'];
+    this.capture = address === undefined ? undefined : new TestsuiteCapture(address, registry);
     if (this.logger.overflow_behavior === 'block') {
       throw new ConfigValueError(
         { file: context.configFile, keyPath: `${SECTION_PATH}.loggers.default.overflow_behavior` },
@@ -165,6 +214,7 @@ class LoggingComponent implements Component {
     if (this.stopped) return;
     this.stopped = true;
     if (onReopen === this.onReopenSignal) onReopen = undefined;
+    await this.capture?.stop(undefined);
     const sink = this.sink;
     if (sink === undefined) return;
     if (registry.current().sink === sink) {
@@ -174,6 +224,18 @@ class LoggingComponent implements Component {
     }
     await this.reopening;
     await sink.close(0);
+  }
+
+  get configuredLevel(): LogLevel {
+    return this.logger.level;
+  }
+
+  setLevel(level: LogLevel): void {
+    registry.setLevel(level);
+  }
+
+  flush(timeoutMs: number): Promise<boolean> {
+    return registry.current().sink.flush(timeoutMs);
   }
 
   /** SIGUSR1 or SIGHUP: logrotate moved the file; open the path again (serialised, never throws). */

@@ -110,6 +110,7 @@ export class HttpServer implements Component {
   readonly #log = getLogger('monitor');
   #listening = false;
   #stopped: Promise<void> | undefined;
+  #unexpectedAnswer: ((error: unknown) => HttpResponse) | undefined;
 
   constructor(config: ListenerConfig) {
     this.#config = config;
@@ -144,6 +145,14 @@ export class HttpServer implements Component {
    */
   addHandler(spec: RouteSpec, handler: HttpHandler): void {
     this.#router.add(spec, handler);
+  }
+
+  /**
+   * How an unexpected handler error (not a typed EchoError) is answered from now on, instead of the
+   * bare 500 (userver's testsuite middleware answers with the error's text for the test's report).
+   */
+  setUnexpectedErrorAnswer(answer: (error: unknown) => HttpResponse): void {
+    this.#unexpectedAnswer = answer;
   }
 
   /** Binds the listener; a failure becomes a ListenError naming the component, address and port. */
@@ -235,10 +244,11 @@ export class HttpServer implements Component {
     try {
       answer = await match.handler(request);
     } catch (error) {
-      if (!(error instanceof EchoError)) {
+      const unexpected = !(error instanceof EchoError);
+      if (unexpected) {
         this.#log.error('monitor handler failed', { path: url.pathname, error: describe(error) });
       }
-      answer = responseForError(error);
+      answer = unexpected && this.#unexpectedAnswer ? this.#unexpectedAnswer(error) : responseForError(error);
     }
     this.#send(req, res, answer);
   }

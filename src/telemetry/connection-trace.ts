@@ -33,6 +33,8 @@ export interface ConnectionInfo {
   readonly localPort: number | undefined;
   /** `ipv4` or `ipv6`, per OpenTelemetry's `network.type`. */
   readonly networkType: 'ipv4' | 'ipv6' | undefined;
+  /** OpenTelemetry's `network.transport` when it is not `tcp`: `unix` on a unix-socket listener. */
+  readonly transport?: 'unix';
   /**
    * The original client named by a PROXY protocol header (`client.address`/`client.port`); absent
    * without one, when the peer itself is the client. `peerAddress` then stays the balancer.

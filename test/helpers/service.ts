@@ -52,6 +52,8 @@ export interface StartOptions {
   detached?: boolean;
   /** Milliseconds to wait for readiness (default 60 s: a start takes ~1 s, far longer on a loaded machine). */
   readyTimeoutMs?: number;
+  /** When the echo listener accepts, if not on `echoPort` over TCP (e.g. a unix socket). */
+  echoReady?: () => Promise<boolean>;
 }
 
 /** A started service. `stop()` sends SIGTERM and resolves with the exit code. */
@@ -117,7 +119,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     },
   };
   try {
-    await waitReady(service, options.readyTimeoutMs ?? 60_000);
+    await waitReady(service, options.readyTimeoutMs ?? 60_000, options.echoReady ?? (() => canConnect(service.echoPort)));
   } catch (error) {
     await service.stop('SIGKILL');
     throw new Error(`service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`);
@@ -125,14 +127,14 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   return service;
 }
 
-async function waitReady(service: RunningService, timeoutMs: number): Promise<void> {
+async function waitReady(service: RunningService, timeoutMs: number, echoReady: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | string | undefined;
   void service.exited.then((code) => (exitCode = code));
   for (;;) {
     if (exitCode !== undefined) throw new Error(`exited with ${exitCode}`);
     if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms`);
-    if ((await canConnect(service.echoPort)) && (await pingOk(service.monitorUrl))) return;
+    if ((await echoReady()) && (await pingOk(service.monitorUrl))) return;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -176,7 +178,7 @@ export async function runCli(
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 10_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   clearTimeout(timer);
   return { code: code ?? signal ?? -1, stdout, stderr };

@@ -164,7 +164,7 @@ describe('command line', () => {
     const taken = (blocker.address() as net.AddressInfo).port;
     const vars = writeFile(`echo_port: ${await freePort()}\nmonitor_port: ${taken}\n`, 'shipped-vars.yaml');
     const shipped = path.resolve('config/static_config.yaml');
-    const result = await runCli(['-c', shipped, '--config_vars_override', vars], { timeoutMs: 20_000 });
+    const result = await runCli(['-c', shipped, '--config_vars_override', vars], { timeoutMs: 60_000 });
     assert.equal(result.code, 1, result.stderr);
     const last = result.stderr.trim().split('\n').at(-1) ?? '';
     assert.ok(!last.includes(shipped), `a config error: ${last}`);

@@ -330,7 +330,7 @@ test('a port already in use fails the start with exit 1 and one line naming the 
         },
       }),
     );
-    const result = await runCli(['-c', file], { timeoutMs: 30_000 });
+    const result = await runCli(['-c', file], { timeoutMs: 120_000 });
     assert.equal(result.code, 1, result.stderr);
     const lines = result.stderr.trim().split('\n').filter((l) => l.startsWith('tcp-echo: '));
     assert.equal(lines.length, 1, result.stderr);

@@ -131,7 +131,7 @@ describe('lifecycle', () => {
     const components = baseComponents(taken, monitorPort);
     const file = path.join(dir, 'port-in-use.yaml');
     writeFileSync(file, stringify({ components_manager: { components } }));
-    const result = await runCli(['-c', file], { timeoutMs: 20_000 });
+    const result = await runCli(['-c', file], { timeoutMs: 60_000 });
     assert.equal(result.code, 1, result.stderr);
     const last = result.stderr.trim().split('\n').at(-1) ?? '';
     assert.match(last, /^tcp-echo: /);

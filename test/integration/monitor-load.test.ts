@@ -13,8 +13,13 @@ import { startService } from '../helpers/service.js';
 
 const CONNECTIONS = 1000;
 const SAMPLES = 41;
-/** A median above this means collection work grows badly with connections (it is ~1-5 ms here). */
+/**
+ * A median above this means collection work grows badly with connections (it is ~1-5 ms here).
+ * On a busy machine every request is slower: the bound is also at least 20 times the median with
+ * no connection open, measured in the same run (bad growth with 1,000 connections is far more).
+ */
 const MEDIAN_BOUND_MS = 250;
+const BASELINE_FACTOR = 20;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -40,6 +45,8 @@ async function timeRequests(url: string): Promise<{ median: number; p90: number;
 test(`median /metrics and /service/monitor?format=json time with ${CONNECTIONS} connections open`, { timeout: 180_000 }, async (t) => {
   const service = await startService();
   t.after(() => service.stop());
+  const idlePrometheus = await timeRequests(`${service.monitorUrl}/metrics`);
+  const idleJson = await timeRequests(`${service.monitorUrl}/service/monitor?format=json`);
   const sockets: net.Socket[] = [];
   t.after(() => sockets.forEach((s) => s.destroy()));
   for (let i = 0; i < CONNECTIONS; i++) {
@@ -74,7 +81,9 @@ test(`median /metrics and /service/monitor?format=json time with ${CONNECTIONS} 
   const report =
     `with ${CONNECTIONS} connections: /metrics median ${prometheus.median.toFixed(2)} ms (p90 ${prometheus.p90.toFixed(2)}, ` +
     `${prometheus.bytes} B); /service/monitor?format=json median ${json.median.toFixed(2)} ms (p90 ${json.p90.toFixed(2)}, ${json.bytes} B)`;
-  t.diagnostic(report);
-  assert.ok(prometheus.median < MEDIAN_BOUND_MS, report);
-  assert.ok(json.median < MEDIAN_BOUND_MS, report);
+  const prometheusBound = Math.max(MEDIAN_BOUND_MS, BASELINE_FACTOR * idlePrometheus.median);
+  const jsonBound = Math.max(MEDIAN_BOUND_MS, BASELINE_FACTOR * idleJson.median);
+  t.diagnostic(`${report}; with none open: ${idlePrometheus.median.toFixed(2)} / ${idleJson.median.toFixed(2)} ms`);
+  assert.ok(prometheus.median < prometheusBound, `${report} (bound ${prometheusBound.toFixed(0)} ms)`);
+  assert.ok(json.median < jsonBound, `${report} (bound ${jsonBound.toFixed(0)} ms)`);
 });

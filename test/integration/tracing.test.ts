@@ -308,7 +308,7 @@ describe('the span log and switching tracing off', () => {
 
   it('a bad tracer endpoint in the config fails start with the key path', async (t) => {
     await assert.rejects(
-      start(t, { env: tracingEnv(), components: (c) => void (c.tracer = { endpoint: 'ftp://x' }), readyTimeoutMs: 5000 }),
+      start(t, { env: tracingEnv(), components: (c) => void (c.tracer = { endpoint: 'ftp://x' }), readyTimeoutMs: 60_000 }),
       /components_manager\.components\.tracer\.endpoint: "ftp:\/\/x" is not an http\(s\) URL/,
     );
   });

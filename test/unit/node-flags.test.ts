@@ -59,3 +59,10 @@ test('the Dockerfile ENTRYPOINT carries the same flags', () => {
   assert.ok(entrypoint, 'Dockerfile has an exec-form ENTRYPOINT');
   assert.deepEqual(JSON.parse(entrypoint[1]!), ['node', ...shippedNodeFlags(), 'dist/main.js']);
 });
+
+test("the pytest_userver service-binary wrapper execs node with the same flags", () => {
+  const exec = read('scripts/tcp-echo-service-binary')
+    .split('\n')
+    .find((line) => line.startsWith('exec '));
+  assert.equal(exec, `exec node ${shippedNodeFlags().join(' ')} "$here/dist/main.js" "$@"`);
+});

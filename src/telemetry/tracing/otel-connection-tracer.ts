@@ -213,7 +213,7 @@ export class OtelConnectionTracer implements ConnectionTracer {
     const info = sock.info;
     const attributes: Attributes = {
       [ATTR.sockNumber]: info.number,
-      [ATTR.networkTransport]: 'tcp',
+      [ATTR.networkTransport]: info.transport ?? 'tcp',
     };
     // Absent rather than wrong: each key only when the platform told us.
     if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
@@ -239,9 +239,14 @@ export class OtelConnectionTracer implements ConnectionTracer {
       this.ids.clear();
     }
     if (sock.sendStartedAt !== undefined) {
+      // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
       const send = this.tracer.startSpan(
         SPAN.send,
-        { kind: SpanKind.INTERNAL, startTime: hrTime(sock.sendStartedAt) },
+        {
+          kind: SpanKind.INTERNAL,
+          startTime: hrTime(sock.sendStartedAt),
+          attributes: info.fd === undefined ? undefined : { [ATTR.fd]: info.fd },
+        },
         trace.setSpan(ROOT_CONTEXT, span),
       );
       send.end(hrTime(sock.sendEndedAt ?? endedAt));
@@ -259,7 +264,7 @@ export class OtelConnectionTracer implements ConnectionTracer {
     const info = sock.info;
     const attributes: Attributes = {
       [ATTR.sockNumber]: info.number,
-      [ATTR.networkTransport]: 'tcp',
+      [ATTR.networkTransport]: info.transport ?? 'tcp',
     };
     if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
     if (info.networkType !== undefined) attributes[ATTR.networkType] = info.networkType;
@@ -275,7 +280,9 @@ export class OtelConnectionTracer implements ConnectionTracer {
       const sendContext: SpanContext = { traceId: sock.traceId, spanId: this.ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED, traceState: undefined };
       const send = new ConnectionSpan(
         SPAN.send, SpanKind.INTERNAL, sendContext, sockContext, hrTime(sock.sendStartedAt),
-        sock.sendEndedAt === undefined ? end : hrTime(sock.sendEndedAt), STATUS_UNSET, {}, resource, scope,
+        // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
+        sock.sendEndedAt === undefined ? end : hrTime(sock.sendEndedAt), STATUS_UNSET,
+        info.fd === undefined ? {} : { [ATTR.fd]: info.fd }, resource, scope,
       );
       for (const processor of processors) processor.onEnd(send);
     }

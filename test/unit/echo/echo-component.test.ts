@@ -144,9 +144,13 @@ test('schema: defaults as in userver, sizes and durations converted', () => {
 test('schema: errors name the key path, the value and what is allowed', () => {
   assert.throws(() => validate(echoSchema, {}, AT), (error: unknown) => {
     assert.ok(error instanceof ConfigMissingKeyError);
-    assert.match(error.message, /^static_config\.yaml: components_manager\.components\.tcp-echo\.port: required key/);
+    assert.match(error.message, /^static_config\.yaml: components_manager\.components\.tcp-echo\.port: required key is missing: give exactly one of port and unix-socket$/);
     return true;
   });
+  assert.throws(
+    () => validate(echoSchema, { port: 1, 'unix-socket': '/tmp/x.sock' }, AT),
+    (error: unknown) => error instanceof ConfigValueError && error.keyPath === 'components_manager.components.tcp-echo.unix-socket',
+  );
   assert.throws(() => validate(echoSchema, { port: 70000 }, AT), (error: unknown) => {
     assert.ok(error instanceof ConfigValueError);
     assert.match(error.message, /tcp-echo\.port: 70000 is out of range: expected an integer from 0 to 65535/);

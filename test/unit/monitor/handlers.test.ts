@@ -37,7 +37,9 @@ test('monitor query: json by default, filters passed through, unknown format lis
 
 test('tests-control: reset_metrics resets, control answers {}, unknown action is a 404, bad bodies a 400', async () => {
   let resets = 0;
-  const handler = testsControlHandler({ resetMetrics: async () => void resets++ });
+  const handler = testsControlHandler({
+    storage: { resetMetrics: async () => void resets++, snapshot: async () => ({ timestampMs: 0, points: [] }) },
+  });
   const reset = await handler(request({ action: 'reset_metrics' }, '{}'));
   assert.deepEqual([reset.status, reset.body, resets], [200, '{}', 1]);
   const control = await handler(request({ action: 'control' }, '{"invalidate_caches":{}}'));
@@ -48,7 +50,7 @@ test('tests-control: reset_metrics resets, control answers {}, unknown action is
     (e: unknown) =>
       e instanceof HttpNotFoundError &&
       e.status === 404 &&
-      e.message === "unknown tests-control action 'launch': expected one of reset_metrics, control",
+      e.message.startsWith("unknown tests-control action 'launch': expected one of control, get_dynamic_config_defaults, reset_metrics,"),
   );
   for (const body of ['{', '[1]', '"x"', 'null']) {
     await assert.rejects(
@@ -57,8 +59,43 @@ test('tests-control: reset_metrics resets, control answers {}, unknown action is
       body,
     );
   }
-  const withoutStorage = testsControlHandler(undefined);
+  const withoutStorage = testsControlHandler({});
   assert.equal((await withoutStorage(request({ action: 'reset_metrics' }))).status, 200);
+  // A typo gets the nearest action.
+  await assert.rejects(
+    Promise.resolve().then(() => handler(request({ action: 'reset_metric' }, '{}'))),
+    (e: unknown) => e instanceof HttpNotFoundError && e.message.includes("did you mean 'reset_metrics'?"),
+  );
+});
+
+test('tests-control: bodies as pytest_userver sends them; wrong types are a 400, never a 500', async () => {
+  const handler = testsControlHandler({ dynamicConfig: { defaults: { USERVER_LOG_REQUEST: true } } });
+  const answer = async (action: string, body: unknown) => {
+    const response = await handler(request({ action }, JSON.stringify(body)));
+    return [response.status, JSON.parse(String(response.body))];
+  };
+  assert.deepEqual(await answer('get_dynamic_config_defaults', {}), [200, { USERVER_LOG_REQUEST: true }]);
+  assert.deepEqual(await answer('control', { testpoints: ['a'], mock_now: null, invalidate_caches: { update_type: 'full' } }), [200, {}]);
+  assert.deepEqual(await answer('metrics_portability', { prefix: null }), [200, {}], 'no storage: nothing to warn about');
+  assert.deepEqual(await answer('log_capture', { log_level: 'INFO', socket_logging_duplication: false }), [200, {}]);
+  for (const [action, body] of [
+    ['control', { testpoints: 'a' }],
+    ['control', { mock_now: 5 }],
+    ['control', { invalidate_caches: [] }],
+    ['log_capture', { log_level: 'loud', socket_logging_duplication: false }],
+    ['log_capture', { log_level: 'info' }],
+    ['log_capture', { log_level: 'info', socket_logging_duplication: true }],
+    ['metrics_portability', { prefix: 3 }],
+    ['suspend_periodic_tasks', { names: [1] }],
+    ['run_periodic_task', {}],
+    ['log_flush', { logger_name: 5 }],
+  ] as const) {
+    await assert.rejects(
+      Promise.resolve().then(() => handler(request({ action }, JSON.stringify(body)))),
+      (e: unknown) => e instanceof HttpBadRequestError && e.status === 400,
+      `${action} ${JSON.stringify(body)}`,
+    );
+  }
 });
 
 test('ping: 200 while serving, 500 once stopping', async () => {

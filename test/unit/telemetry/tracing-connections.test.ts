@@ -129,6 +129,7 @@ describe('OTLP export of connection spans', () => {
     const a = sock.attributes;
     assert.equal(typeof a.fd, 'number', 'fd is an integer attribute');
     assert.ok(Number.isInteger(a.fd) && (a.fd as number) > 2, `fd ${a.fd}`);
+    assert.equal(send.attributes.fd, a.fd, "the send child carries the fd too (userver's tags are inherited)");
     assert.equal(a['sock.number'], 1);
     assert.equal(a['network.transport'], 'tcp');
     assert.equal(a['network.type'], 'ipv4');
@@ -231,6 +232,7 @@ describe('connection trace edge cases', () => {
     assert.equal(bad.attributes['error.type'], 'EPIPE');
     assert.equal(bad.attributes['sock.close_reason'], 'error');
     assert.equal('fd' in bad.attributes, false, 'fd absent rather than wrong');
+    assert.ok(spans.filter((s) => s.name === 'send').every((s) => !('fd' in s.attributes)), 'on the send child too');
     assert.equal(bad.attributes['network.type'], 'ipv6');
     const rst = spans.find((s) => s.attributes['sock.number'] === 8)!;
     assert.equal(rst.status.code, 0);
