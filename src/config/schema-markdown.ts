@@ -3,7 +3,6 @@
  * (see `toSchemaDocument`): the rules of the file, then one reference table per section.
  * A pure function, so a test can check that the committed file is current.
  */
-import { renderOtelVariablesTable } from '../telemetry/otel-env.js';
 
 /** The schema document shape produced by `toSchemaDocument` (only what is rendered here). */
 export interface SchemaDocument {
@@ -82,8 +81,12 @@ SIGINT). A bad config, a port that cannot be bound or another start failure exit
 uncaught exception is logged at \`critical\` and exits **1**; a bad command line exits **2**.
 `;
 
-/** The whole docs/configuration.md for a schema document of the static config. */
-export function renderConfigurationDoc(root: SchemaDocument): string {
+/**
+ * The whole docs/configuration.md for a schema document of the static config. `appendix`: further
+ * sections in Markdown, after the components (the OTEL_* table, which telemetry owns: config must
+ * not import it).
+ */
+export function renderConfigurationDoc(root: SchemaDocument, appendix: readonly string[] = []): string {
   const manager = root.properties?.components_manager;
   const components = manager?.properties?.components?.properties ?? {};
   const parts = [HEADER];
@@ -94,8 +97,7 @@ export function renderConfigurationDoc(root: SchemaDocument): string {
   for (const [name, schema] of Object.entries(components)) {
     parts.push(section(`\`${name}\``, schema.description, schema));
   }
-  // The OTEL_* variables are configuration too; their table lives beside the code that reads them.
-  parts.push(renderOtelVariablesTable());
+  parts.push(...appendix);
   return parts.join('\n');
 }
 
