@@ -121,7 +121,7 @@ const NO_EVENTS: ReadableSpan['events'] = Object.freeze([]) as unknown as Readab
 const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
 /** A finished span as the SDK's SpanImpl would present it to processors and exporters. */
-class ConnectionSpan implements ReadableSpan {
+export class ConnectionSpan implements ReadableSpan {
   readonly links = NO_LINKS;
   readonly events = NO_EVENTS;
   readonly ended = true;

@@ -28,7 +28,6 @@
  */
 import { propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
   defaultResource,
   detectResources,
@@ -41,6 +40,7 @@ import {
 import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../log/logger.js';
+import { ConnectionSpanOtlpExporter } from './connection-span-exporter.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
 import { buildSampler } from './sampler.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
@@ -99,7 +99,8 @@ export class TracingPipeline {
   private otlpProcessor(): SpanProcessor {
     const { otlp } = this.settings;
     const exporter = new CountingSpanExporter(
-      new OTLPTraceExporter({
+      // The SDK's OTLP/HTTP exporter with a one-pass encoder for our connection spans.
+      new ConnectionSpanOtlpExporter({
         ...(otlp.kind === 'config' ? { url: otlp.url } : {}),
         ...(this.settings.otlpTimeoutMs === undefined ? {} : { timeoutMillis: this.settings.otlpTimeoutMs }),
       }),
