@@ -11,13 +11,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { renderConfigurationDoc, type SchemaDocument } from '../src/config/schema-markdown.js';
+import { renderOtelVariablesTable } from '../src/telemetry/otel-env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const target = path.join(root, 'docs', 'configuration.md');
 const schema = parse(
   execFileSync(process.execPath, [path.join(root, 'dist', 'main.js'), '--print-config-schema'], { encoding: 'utf8' }),
 ) as SchemaDocument;
-const text = renderConfigurationDoc(schema);
+// The OTEL_* variables are configuration too; their table lives beside the code that reads them.
+const text = renderConfigurationDoc(schema, [renderOtelVariablesTable()]);
 
 if (process.argv.includes('--check')) {
   let current = '';

@@ -65,7 +65,7 @@ else
     chmod 755 "$tmp"
     trap 'rm -rf "$tmp"' EXIT
     (cd "$tmp" && echo '{"private":true}' >package.json &&
-      npm install --no-audit --no-fund --no-save --loglevel=error "$package@$major" >&2)
+      npm install --no-audit --no-fund --no-save --no-update-notifier --loglevel=error "$package@$major" >&2)
     if ! fits "$tmp/node_modules/$package/bin/node"; then
       echo "with-node: $package@$major did not give a Node $major >= $lowest" >&2
       exit 1

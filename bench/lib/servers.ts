@@ -184,7 +184,7 @@ export function generatedConfig(mode: Exclude<Mode, 'bare' | 'full'>, echoPort: 
 export interface Sink {
   readonly port: number;
   readonly pid: number;
-  stats(): Promise<{ requests: number; bytes: number; spans: number; nonJsonRequests: number }>;
+  stats(): Promise<{ requests: number; bytes: number; spans: number; protobufRequests: number }>;
   stop(): Promise<number | string>;
 }
 

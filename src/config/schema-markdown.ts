@@ -81,8 +81,12 @@ SIGINT). A bad config, a port that cannot be bound or another start failure exit
 uncaught exception is logged at \`critical\` and exits **1**; a bad command line exits **2**.
 `;
 
-/** The whole docs/configuration.md for a schema document of the static config. */
-export function renderConfigurationDoc(root: SchemaDocument): string {
+/**
+ * The whole docs/configuration.md for a schema document of the static config. `appendix`: further
+ * sections in Markdown, after the components (the OTEL_* table, which telemetry owns: config must
+ * not import it).
+ */
+export function renderConfigurationDoc(root: SchemaDocument, appendix: readonly string[] = []): string {
   const manager = root.properties?.components_manager;
   const components = manager?.properties?.components?.properties ?? {};
   const parts = [HEADER];
@@ -93,6 +97,7 @@ export function renderConfigurationDoc(root: SchemaDocument): string {
   for (const [name, schema] of Object.entries(components)) {
     parts.push(section(`\`${name}\``, schema.description, schema));
   }
+  parts.push(...appendix);
   return parts.join('\n');
 }
 

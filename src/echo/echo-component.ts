@@ -385,7 +385,7 @@ export class EchoComponent implements Component {
     } catch (error) {
       socket.on('error', () => {});
       socket.destroy();
-      this.logger.error(`could not set up an accepted connection: ${String(error)}`);
+      this.logger.error(`could not set up an accepted connection: ${errorMessage(error)}`);
     }
   };
 

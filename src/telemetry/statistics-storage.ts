@@ -3,27 +3,37 @@
  * MeterProvider with ONE pull reader. Components declare their own instruments on `meter`; the
  * storage collects (this process, or — in cluster mode — merged with the workers through the
  * collector the cluster supplies), keeps the reset baseline of the userver views, and renders
- * nothing: the monitor handlers format what `collect()` and `snapshot()` return. It works the same
- * with `OTEL_SDK_DISABLED=true`: that variable turns off export to external backends, not the
- * service's own monitor.
+ * nothing: the monitor handlers format what `collect()` and `snapshot()` return. When
+ * OTEL_METRICS_EXPORTER (or the section's `exporter`) asks for `otlp`, a second reader pushes the
+ * same instruments over OTLP (metrics/otlp-metrics-export.ts). The resource is the tracer's
+ * (resource.ts), so spans, the push and Prometheus `target_info` agree. The monitor views work the
+ * same with `OTEL_SDK_DISABLED=true`: that variable turns off export to external backends (the
+ * push), not the service's own monitor.
  */
+import cluster from 'node:cluster';
 import type { Meter } from '@opentelemetry/api';
-import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { MeterProvider, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, type MetricReader, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { defineComponent, type Component } from '../components/component.js';
 import { object } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import { registerLogInstruments } from '../log/log-instruments.js';
 import { ResetBaseline } from './metrics/baseline.js';
+import { createOtlpMetricsPush, registerMetricsExportCounters, type OtlpMetricsPush } from './metrics/otlp-metrics-export.js';
+import { otlpMetricsProperties, resolveOtlpMetricsSettings, type OtlpMetricsSettings } from './metrics/otlp-metrics-settings.js';
 import { mergeExemplarsByInstrument, type ExemplarSet, type ExemplarStore } from './metrics/exemplar-store.js';
 import { PullReader } from './metrics/pull-reader.js';
 import { registerRuntimeInstruments } from './metrics/runtime-instruments.js';
 import { toSnapshot, type MetricsSnapshot } from './metrics/snapshot.js';
+import { unsupportedVariablesWarning } from './otel-env.js';
+import { DEFAULT_SERVICE_NAME, serviceNameFromStaticConfig, serviceResource, settleResource } from './resource.js';
 
 /** Bound on flushing the reader at shutdown; it is a pull reader, so this is only a safety net. */
 const SHUTDOWN_TIMEOUT_MS = 2000;
+
+/** Bound on waiting for the resource's async attributes (host.id) at start. */
+const RESOURCE_TIMEOUT_MS = 1000;
 
 /**
  * How one collection is made: given this process's own collection, resolves with the service's
@@ -34,8 +44,10 @@ export type MetricsCollector = (collectOwn: () => Promise<ScopeMetrics[]>) => Pr
 
 /** Options of a StatisticsStorage. */
 export interface StatisticsStorageOptions {
-  /** `service.name` of the resource. @default process.env.OTEL_SERVICE_NAME, else `tcp-echo` */
+  /** `service.name` of the resource (the tracer's `service-name`); OTEL_SERVICE_NAME wins. @default `tcp-echo` */
   readonly serviceName?: string;
+  /** The OTLP push, resolved from the section and the environment. @default no push */
+  readonly otlpMetrics?: OtlpMetricsSettings;
 }
 
 /** The service's one MeterProvider, its one reader, and the reset baseline of the userver views. */
@@ -45,6 +57,8 @@ export class StatisticsStorage implements Component {
   readonly #resource: Resource;
   readonly #provider: MeterProvider;
   readonly #reader = new PullReader();
+  readonly #push: OtlpMetricsPush | undefined;
+  readonly #otlpMetrics: OtlpMetricsSettings | undefined;
   readonly #baseline = new ResetBaseline();
   readonly #disposers: Array<() => void> = [];
   /** Exemplar stores by histogram instrument name, registered by the histograms' owners. */
@@ -55,14 +69,38 @@ export class StatisticsStorage implements Component {
   #stopped: Promise<void> | undefined;
 
   constructor(options: StatisticsStorageOptions = {}) {
-    const serviceName = options.serviceName ?? (process.env.OTEL_SERVICE_NAME || 'tcp-echo');
-    this.#resource = defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
-    this.#provider = new MeterProvider({ resource: this.#resource, readers: [this.#reader] });
+    this.#resource = serviceResource(options.serviceName ?? DEFAULT_SERVICE_NAME);
+    this.#otlpMetrics = options.otlpMetrics;
+    this.#push = options.otlpMetrics?.push ? createOtlpMetricsPush(options.otlpMetrics) : undefined;
+    const readers: MetricReader[] = [this.#reader];
+    if (this.#push) readers.push(this.#push.reader);
+    this.#provider = new MeterProvider({ resource: this.#resource, readers });
     this.meter = this.#provider.getMeter('tcp-echo');
     this.register(registerRuntimeInstruments);
+    const pushCounters = this.#push?.counters;
+    if (pushCounters) this.register((meter) => registerMetricsExportCounters(meter, pushCounters));
   }
 
-  start(): void {}
+  /** Settles the resource (bounded) and says how metrics are exported, and which OTEL_* are ignored. */
+  async start(): Promise<void> {
+    await settleResource(this.#resource, RESOURCE_TIMEOUT_MS);
+    const log = getLogger('statistics-storage');
+    // Once per service: echo workers (cluster mode) read the same environment.
+    const unsupported = cluster.isWorker ? undefined : unsupportedVariablesWarning(process.env);
+    if (unsupported !== undefined) log.warning(unsupported);
+    const settings = this.#otlpMetrics;
+    if (!settings) return;
+    for (const warning of settings.warnings) log.warning(`metrics: ${warning}`);
+    if (settings.push) {
+      log.info('metrics push on', {
+        otlp: settings.target,
+        protocol: settings.protocol,
+        interval_ms: settings.intervalMs,
+        timeout_ms: settings.timeoutMs,
+        temporality: settings.temporality,
+      });
+    }
+  }
 
   /**
    * Runs a component's own instrument declaration on the meter (e.g. the echo's
@@ -79,11 +117,18 @@ export class StatisticsStorage implements Component {
   }
 
   async #shutdown(): Promise<void> {
-    for (const dispose of this.#disposers.splice(0)) dispose();
+    // The push's final export happens in the provider's shutdown, while the callbacks still answer.
     try {
       await this.#provider.shutdown({ timeoutMillis: SHUTDOWN_TIMEOUT_MS });
     } catch (error) {
       getLogger('statistics-storage').warning('meter provider shutdown failed', { error: errorMessage(error) });
+    }
+    for (const dispose of this.#disposers.splice(0)) dispose();
+    const push = this.#push?.counters;
+    if (push && push.failed > 0) {
+      getLogger('statistics-storage').warning(`${push.failed} OTLP metric pushes failed: ${push.lastError ?? ''}`, {
+        succeeded: push.succeeded,
+      });
     }
   }
 
@@ -145,18 +190,25 @@ export class StatisticsStorage implements Component {
   };
 }
 
-/** The `statistics-storage` component: no options; loaded by default. */
+/** The `statistics-storage` component: loaded by default; its keys configure the OTLP push. */
 export const statisticsStorageComponent = defineComponent({
   name: 'statistics-storage',
   loadByDefault: true,
   schema: object({
     description:
       'The one OpenTelemetry MeterProvider of the service; its metrics are served by handler-server-monitor ' +
-      '(userver JSON, pretty, graphite) and at /metrics (Prometheus). Takes no options.',
-    properties: {},
+      '(userver JSON, pretty, graphite) and at /metrics (Prometheus), and pushed over OTLP when asked. ' +
+      'Standard OTEL_* environment variables win over these keys.',
+    properties: { ...otlpMetricsProperties },
   }),
-  create: () => {
-    const storage = new StatisticsStorage();
+  create: (config, context) => {
+    const storage = new StatisticsStorage({
+      serviceName: serviceNameFromStaticConfig(context.staticConfig),
+      otlpMetrics: resolveOtlpMetricsSettings(config, process.env, {
+        file: context.configFile,
+        keyPath: 'components_manager.components.statistics-storage',
+      }),
+    });
     // The logging component is built before this one, so the logger's instruments are registered here.
     storage.register((meter) => registerLogInstruments(meter));
     return storage;

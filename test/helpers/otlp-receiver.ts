@@ -1,12 +1,15 @@
 /**
- * An in-test OTLP/HTTP trace receiver: a real HTTP server on loopback that decodes what
- * `@opentelemetry/exporter-trace-otlp-http` sends (OTLP JSON, optionally gzip-compressed) into
- * flat span records, and can be told to answer slowly or with an error status (a bad collector).
+ * An in-test OTLP/HTTP receiver: a real HTTP server on loopback that decodes what the OTLP/HTTP
+ * exporters send to `/v1/traces` and `/v1/metrics` — OTLP JSON (`application/json`) or protobuf
+ * (`application/x-protobuf`, decoded with the OTLP message definitions in otlp-proto.ts),
+ * optionally gzip-compressed — into flat span and metric records, and can be told to answer
+ * slowly or with an error status (a bad collector).
  */
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { decodeMetricsRequest, decodeTraceRequest } from './otlp-proto.js';
 
 /** An attribute value as decoded from OTLP JSON (`intValue` becomes a number). */
 export type AttrValue = string | number | boolean | null | AttrValue[];
@@ -30,6 +33,40 @@ export interface ReceivedSpan {
   readonly scope: string;
 }
 
+/** OTLP AggregationTemporality. */
+export const TEMPORALITY = { unspecified: 0, delta: 1, cumulative: 2 } as const;
+
+/** One data point of a received metric (a number, or a histogram's count/sum/buckets). */
+export interface ReceivedPoint {
+  readonly attributes: Readonly<Record<string, AttrValue>>;
+  readonly startTimeUnixNano: bigint;
+  readonly timeUnixNano: bigint;
+  /** Sum and gauge points. */
+  readonly value?: number;
+  /** Histogram points. */
+  readonly count?: number;
+  readonly sum?: number;
+  readonly bucketCounts?: readonly number[];
+  readonly explicitBounds?: readonly number[];
+}
+
+/** One metric of one export request. */
+export interface ReceivedMetric {
+  readonly name: string;
+  readonly kind: 'sum' | 'gauge' | 'histogram';
+  /** Sums and histograms: TEMPORALITY.delta or .cumulative. */
+  readonly temporality: number | undefined;
+  readonly isMonotonic: boolean | undefined;
+  readonly points: readonly ReceivedPoint[];
+  readonly resource: Readonly<Record<string, AttrValue>>;
+  readonly scope: string;
+  /** Which export request (0-based, counting only metrics requests) it came with. */
+  readonly request: number;
+}
+
+/** The body encodings the receiver accepts. */
+export type OtlpEncoding = 'json' | 'protobuf';
+
 /** How the receiver answers export requests. */
 export interface ReceiverBehaviour {
   /** HTTP status to answer with. @default 200 */
@@ -49,8 +86,16 @@ export interface OtlpReceiver {
   readonly url: string;
   /** `<url>/v1/traces`: the value for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. */
   readonly tracesUrl: string;
+  /** `<url>/v1/metrics`: the value for `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`. */
+  readonly metricsUrl: string;
   /** Spans received and answered with 2xx, in arrival order. */
   readonly spans: readonly ReceivedSpan[];
+  /** Metrics received and answered with 2xx, in arrival order (one entry per metric per request). */
+  readonly metrics: readonly ReceivedMetric[];
+  /** The encoding of each decoded request, per path (`/v1/traces`, `/v1/metrics`). */
+  encodings(path: '/v1/traces' | '/v1/metrics'): readonly OtlpEncoding[];
+  /** Resolves once `predicate(metrics)` holds; rejects after `timeoutMs` with what arrived. */
+  waitForMetrics(predicate: (metrics: readonly ReceivedMetric[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedMetric[]>;
   /** Export requests received (any answer). */
   requests(): number;
   /** Requests whose body could not be decoded (answered 400). */
@@ -65,9 +110,18 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
+/** google.rpc.Status { code: 13 (field 1, varint), message: "receiver told to fail" (field 2) } in protobuf. */
+const PROTOBUF_UNAVAILABLE_STATUS = Buffer.concat([
+  Buffer.from([0x08, 13, 0x12, 'receiver told to fail'.length]),
+  Buffer.from('receiver told to fail'),
+]);
+
 /** Starts a receiver on a free loopback port. */
 export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetric[] = [];
+  const encodings = { '/v1/traces': [] as OtlpEncoding[], '/v1/metrics': [] as OtlpEncoding[] };
+  let metricRequests = 0;
   const timers = new Set<NodeJS.Timeout>();
   const waiters = new Set<() => void>();
   let current = behaviour;
@@ -86,21 +140,31 @@ export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Prom
       const { status = 200, delayMs = 0, record = true } = current;
       const answer = (): void => {
         if (response.destroyed) return;
-        if (request.method !== 'POST' || request.url !== '/v1/traces') {
+        const path = request.url;
+        if (request.method !== 'POST' || (path !== '/v1/traces' && path !== '/v1/metrics')) {
           response.writeHead(404).end();
           return;
         }
-        let decoded: ReceivedSpan[];
+        let decoded: { encoding: OtlpEncoding; body: Json } | undefined;
         try {
-          decoded = record ? decode(Buffer.concat(chunks), request.headers) : [];
+          decoded = record ? decodeBody(Buffer.concat(chunks), request.headers, path) : undefined;
         } catch (error) {
           malformed++;
           response.writeHead(400, { 'content-type': 'text/plain' }).end(String(error));
           return;
         }
-        if (status >= 200 && status < 300) {
-          spans.push(...decoded);
+        if (status >= 200 && status < 300 && decoded) {
+          encodings[path].push(decoded.encoding);
+          if (path === '/v1/traces') spans.push(...spansOf(decoded.body));
+          else metrics.push(...metricsOf(decoded.body, metricRequests++));
           for (const wake of [...waiters]) wake();
+        }
+        // Answered in the request's encoding, as OTLP/HTTP requires: an empty Export*ServiceResponse
+        // (or google.rpc.Status) is zero bytes in protobuf, `{}` in JSON.
+        if ((request.headers['content-type'] ?? '').startsWith('application/x-protobuf')) {
+          response.writeHead(status, { 'content-type': 'application/x-protobuf' });
+          response.end(status < 300 ? Buffer.alloc(0) : PROTOBUF_UNAVAILABLE_STATUS);
+          return;
         }
         response.writeHead(status, { 'content-type': 'application/json' });
         response.end(status < 300 ? '{}' : '{"code":13,"message":"receiver told to fail"}');
@@ -121,10 +185,33 @@ export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Prom
   const url = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
 
+  const waitUntil = <T>(items: readonly T[], predicate: (items: readonly T[]) => boolean, timeoutMs: number, what: () => string) =>
+    new Promise<readonly T[]>((resolve, reject) => {
+      const check = (): boolean => {
+        if (!predicate(items)) return false;
+        clearTimeout(timer);
+        waiters.delete(wake);
+        resolve(items);
+        return true;
+      };
+      const wake = (): void => void check();
+      const timer = setTimeout(() => {
+        waiters.delete(wake);
+        reject(new Error(`OTLP receiver: condition not met after ${timeoutMs} ms; ${what()}`));
+      }, timeoutMs);
+      waiters.add(wake);
+      check();
+    });
+
   return {
     url,
     tracesUrl: `${url}/v1/traces`,
+    metricsUrl: `${url}/v1/metrics`,
     spans,
+    metrics,
+    encodings: (path) => encodings[path],
+    waitForMetrics: (predicate, timeoutMs = 10_000) =>
+      waitUntil(metrics, predicate, timeoutMs, () => `${metricRequests} metrics requests: ${[...new Set(metrics.map((m) => m.name))].join(' ')}`),
     requests: () => requests,
     malformed: () => malformed,
     lastHeaders: () => lastHeaders,
@@ -183,11 +270,17 @@ export function summary(spans: readonly ReceivedSpan[]): string {
 
 type Json = Record<string, unknown>;
 
-function decode(body: Buffer, headers: http.IncomingHttpHeaders): ReceivedSpan[] {
+function decodeBody(body: Buffer, headers: http.IncomingHttpHeaders, path: '/v1/traces' | '/v1/metrics'): { encoding: OtlpEncoding; body: Json } {
   const type = headers['content-type'] ?? '';
-  if (!type.startsWith('application/json')) throw new Error(`expected application/json, got ${type}`);
   const raw = headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
-  const request = JSON.parse(raw.toString('utf8')) as { resourceSpans?: Json[] };
+  if (type.startsWith('application/json')) return { encoding: 'json', body: JSON.parse(raw.toString('utf8')) as Json };
+  if (type.startsWith('application/x-protobuf')) {
+    return { encoding: 'protobuf', body: path === '/v1/traces' ? decodeTraceRequest(raw) : decodeMetricsRequest(raw) };
+  }
+  throw new Error(`expected application/json or application/x-protobuf, got ${type}`);
+}
+
+function spansOf(request: { resourceSpans?: Json[] }): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const rs of request.resourceSpans ?? []) {
     const resource = attributes((rs.resource as Json | undefined)?.attributes);
@@ -207,6 +300,47 @@ function decode(body: Buffer, headers: http.IncomingHttpHeaders): ReceivedSpan[]
           status: { code: Number(status.code ?? 0), message: status.message === undefined ? undefined : String(status.message) },
           resource,
           scope,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function metricsOf(request: { resourceMetrics?: Json[] }, index: number): ReceivedMetric[] {
+  const out: ReceivedMetric[] = [];
+  for (const rm of request.resourceMetrics ?? []) {
+    const resource = attributes((rm.resource as Json | undefined)?.attributes);
+    for (const sm of (rm.scopeMetrics as Json[] | undefined) ?? []) {
+      const scope = String((sm.scope as Json | undefined)?.name ?? '');
+      for (const m of (sm.metrics as Json[] | undefined) ?? []) {
+        const kind = m.sum ? 'sum' : m.gauge ? 'gauge' : m.histogram ? 'histogram' : undefined;
+        if (kind === undefined) continue;
+        const data = m[kind] as Json;
+        const points = ((data.dataPoints as Json[] | undefined) ?? []).map((p): ReceivedPoint => {
+          const common = {
+            attributes: attributes(p.attributes),
+            startTimeUnixNano: BigInt(String(p.startTimeUnixNano ?? 0)),
+            timeUnixNano: BigInt(String(p.timeUnixNano ?? 0)),
+          };
+          if (kind !== 'histogram') return { ...common, value: Number(p.asInt ?? p.asDouble ?? 0) };
+          return {
+            ...common,
+            count: Number(p.count ?? 0),
+            sum: Number(p.sum ?? 0),
+            bucketCounts: ((p.bucketCounts as unknown[] | undefined) ?? []).map(Number),
+            explicitBounds: ((p.explicitBounds as unknown[] | undefined) ?? []).map(Number),
+          };
+        });
+        out.push({
+          name: String(m.name),
+          kind,
+          temporality: data.aggregationTemporality === undefined ? undefined : Number(data.aggregationTemporality),
+          isMonotonic: data.isMonotonic === undefined ? (kind === 'sum' ? false : undefined) : Boolean(data.isMonotonic),
+          points,
+          resource,
+          scope,
+          request: index,
         });
       }
     }

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
@@ -198,3 +199,41 @@ export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/** A service process spawned as is, without waiting for anything: its stderr so far and its exit. */
+export interface SpawnedMain {
+  readonly child: ChildProcess;
+  /** The exit code, or the signal's name. */
+  readonly exited: Promise<number | string>;
+  stderr(): string;
+}
+
+/**
+ * Spawns `node dist/main.js ...args` with `env` (stdout ignored, stderr collected); a process still
+ * running when the test ends is killed and awaited.
+ */
+export function spawnMain(t: { after: (fn: () => Promise<void>) => void }, args: readonly string[], env: Record<string, string>): SpawnedMain {
+  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, exited, stderr: () => stderr };
+}
+
+/** A temporary directory for one test file (removed after the file) and a writer of files into it. */
+export function tempFiles(prefix: string): { readonly dir: string; write(text: string, name?: string): string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let counter = 0;
+  return {
+    dir,
+    write(text, name = `config-${counter++}.yaml`) {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+  };
+}

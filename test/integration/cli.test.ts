@@ -4,23 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { ROOT, baseComponents, freePort, runCli } from '../helpers/service.js';
+import { ROOT, baseComponents, freePort, runCli, tempFiles } from '../helpers/service.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-cli-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let counter = 0;
-
-function writeFile(text: string, name = `config-${counter++}.yaml`): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, text);
-  return file;
-}
+const { dir, write: writeFile } = tempFiles('tcp-echo-cli-');
 
 /** A config file in the shipped shape, edited by `edit`. Ports are free but nothing should bind them. */
 async function config(edit: (components: Record<string, Record<string, unknown>>) => void): Promise<string> {

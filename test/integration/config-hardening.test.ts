@@ -5,23 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { baseComponents, runCli } from '../helpers/service.js';
+import { baseComponents, runCli, tempFiles } from '../helpers/service.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-hardening-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let counter = 0;
-
-function writeFile(text: string, name = `config-${counter++}.yaml`): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, text);
-  return file;
-}
+const { dir, write: writeFile } = tempFiles('tcp-echo-hardening-');
 
 /** The shipped shape on port 0 (nothing should get as far as binding), as YAML text. */
 function configText(edit: (components: Record<string, Record<string, unknown>>) => void = () => {}): string {

@@ -93,10 +93,11 @@ test('exemplars: Prometheus stores each sampled connection as an exemplar of its
   for (const { span, series, exemplar } of matched) {
     assert.equal(exemplar.labels.trace_id, span.traceId);
     const value = Number(exemplar.value);
-    // The histogram and the span time the same accept→close, a few calls apart at each end.
+    // The histogram and the span time the same accept→close, a few calls apart at each end (the
+    // margin is for a descheduled process on a busy machine, not for the calls).
     const spanSeconds = seconds(span);
     assert.ok(value > 0, `exemplar ${value} s`);
-    assert.ok(Math.abs(spanSeconds - value) < Math.max(0.1, spanSeconds * 0.1), `exemplar ${value} s vs span ${spanSeconds} s`);
+    assert.ok(Math.abs(spanSeconds - value) < Math.max(0.25, spanSeconds * 0.1), `exemplar ${value} s vs span ${spanSeconds} s`);
     assert.ok(value <= Number(series.le), `exemplar ${value} above its bucket le=${series.le}`);
   }
   assert.ok(Number(matched[2]!.exemplar.value) >= 1.2, 'the held connection shows its hold time');

@@ -5,12 +5,11 @@
  * on the monitor port, the echo echoes, and tests-control is not reachable.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { connect, ping } from '../helpers/echo-client.js';
 import { find, KUBERNETES_DIR, readManifests } from '../helpers/kubernetes-manifests.js';
-import { freePort, MAIN } from '../helpers/service.js';
+import { freePort, spawnMain } from '../helpers/service.js';
 
 test('the ConfigMap config starts the service; probes, scrape path and echo answer where the manifests say', { timeout: 60_000 }, async (t) => {
   const manifests = readManifests();
@@ -18,22 +17,12 @@ test('the ConfigMap config starts the service; probes, scrape path and echo answ
   const [fileName] = Object.keys(find(manifests, 'ConfigMap').data ?? {});
   const echoPort = await freePort();
   const monitorPort = await freePort();
-  const child = spawn(process.execPath, [MAIN, '-c', path.join(KUBERNETES_DIR, fileName!)], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      ECHO_PORT: String(echoPort),
-      MONITOR_PORT: String(monitorPort),
-      OTEL_SDK_DISABLED: 'true',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
+  const { child, exited, stderr } = spawnMain(t, ['-c', path.join(KUBERNETES_DIR, fileName!)], {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    ECHO_PORT: String(echoPort),
+    MONITOR_PORT: String(monitorPort),
+    OTEL_SDK_DISABLED: 'true',
   });
 
   const base = `http://127.0.0.1:${monitorPort}`;
@@ -47,8 +36,8 @@ test('the ConfigMap config starts the service; probes, scrape path and echo answ
   };
   const deadline = performance.now() + 30_000;
   while ((await get(`${base}${container.readinessProbe.httpGet.path}`)).status !== 200) {
-    assert.equal(child.exitCode, null, `the service exited:\n${stderr}`);
-    assert.ok(performance.now() < deadline, `readiness probe never 200:\n${stderr}`);
+    assert.equal(child.exitCode, null, `the service exited:\n${stderr()}`);
+    assert.ok(performance.now() < deadline, `readiness probe never 200:\n${stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.equal((await get(`${base}${container.livenessProbe.httpGet.path}`)).status, 200);
@@ -65,5 +54,5 @@ test('the ConfigMap config starts the service; probes, scrape path and echo answ
 
   child.kill('SIGTERM');
   // The drain window is 20 s; nothing is open, so the service stops within it.
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exited, 0, stderr());
 });

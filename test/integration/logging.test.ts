@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { collect, connect, sleep, until } from '../helpers/echo-client.js';
+import { roundTrip, sleep, until } from '../helpers/echo-client.js';
 import { MAIN, baseComponents, freePort, runCli, startService } from '../helpers/service.js';
 
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/;
@@ -38,16 +38,7 @@ function readJsonLines(file: string): Line[] {
 }
 
 /** One echo round trip on a fresh connection: send, half-close, expect the same bytes and EOF. */
-async function echoOnce(port: number, payload: Buffer): Promise<void> {
-  const socket = await connect(port);
-  try {
-    const received = collect(socket, payload.length, { untilEnd: true, timeoutMs: 10_000 });
-    socket.end(payload);
-    assert.deepEqual(await received, payload);
-  } finally {
-    socket.destroy();
-  }
-}
+const echoOnce = (port: number, payload: Buffer): Promise<void> => roundTrip(port, payload, [payload.length], 10_000);
 
 
 function tempDir(t: { after: (fn: () => void) => void }): string {

@@ -4,7 +4,6 @@
  * first SIGTERM while connections drain; `/livez` answers 200 all along.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { connect, ping } from '../helpers/echo-client.js';
-import { baseComponents, freePort, MAIN } from '../helpers/service.js';
+import { baseComponents, freePort, spawnMain, type SpawnedMain } from '../helpers/service.js';
 
 /** GET `url`: the status, or 0 when nothing answers (not listening yet, or gone). */
 async function status(url: string): Promise<number> {
@@ -43,7 +42,7 @@ interface Started {
   readonly echoPort: number;
   readonly base: string;
   readonly exited: Promise<number | string>;
-  readonly child: ReturnType<typeof spawn>;
+  readonly child: SpawnedMain['child'];
   stderr(): string;
 }
 
@@ -58,19 +57,9 @@ async function spawnService(t: TestContext, tcpEcho: Record<string, unknown>, gr
   const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-ready-'));
   const file = path.join(dir, 'static_config.yaml');
   writeFileSync(file, stringify({ components_manager: { graceful_shutdown_interval: `${gracefulMs}ms`, components } }));
-  const child = spawn(process.execPath, [MAIN, '-c', file], {
-    env: { PATH: process.env.PATH ?? '', HOME: dir, OTEL_SDK_DISABLED: 'true' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { echoPort, base: `http://127.0.0.1:${monitorPort}`, exited, child, stderr: () => stderr };
+  const { child, exited, stderr } = spawnMain(t, ['-c', file], { PATH: process.env.PATH ?? '', HOME: dir, OTEL_SDK_DISABLED: 'true' });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { echoPort, base: `http://127.0.0.1:${monitorPort}`, exited, child, stderr };
 }
 
 /** Polls /readyz from start until it is 200; every 200 must find the echo port echoing. */

@@ -8,20 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { collect, connect, sleep } from '../helpers/echo-client.js';
+import { roundTrip, sleep } from '../helpers/echo-client.js';
 import { metric, metricUntil } from '../helpers/monitor-client.js';
 import { pingOk, startService } from '../helpers/service.js';
 
-async function echoOnce(port: number, payload: Buffer): Promise<void> {
-  const socket = await connect(port);
-  try {
-    const received = collect(socket, payload.length, { untilEnd: true, timeoutMs: 10_000 });
-    socket.end(payload);
-    assert.deepEqual(await received, payload);
-  } finally {
-    socket.destroy();
-  }
-}
+/** One echo round trip on a fresh connection: send, half-close, expect the same bytes and EOF. */
+const echoOnce = (port: number, payload: Buffer): Promise<void> => roundTrip(port, payload, [payload.length], 10_000);
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

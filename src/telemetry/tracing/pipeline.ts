@@ -28,22 +28,14 @@
  */
 import { propagation, trace, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  hostDetector,
-  processDetector,
-  resourceFromAttributes,
-  type Resource,
-} from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../log/logger.js';
-import { ConnectionSpanOtlpExporter } from './connection-span-exporter.js';
+import { serviceResource, settleResource } from '../resource.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
 import { buildSampler } from './sampler.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
+import { createOtlpSpanExporter } from './span-exporter-factory.js';
 import { SpanLogProcessor } from './span-log-processor.js';
 import type { TracingSettings } from './settings.js';
 
@@ -75,7 +67,7 @@ export class TracingPipeline {
     spanLogger: Logger,
     readonly counters: SpanCounters,
   ) {
-    this.resource = buildResource(settings.serviceName);
+    this.resource = serviceResource(settings.serviceName);
     const processors: SpanProcessor[] = [];
     if (settings.otlp.kind !== 'none') processors.push(this.otlpProcessor());
     if (settings.logSpans) processors.push(new SpanLogProcessor(spanLogger, counters));
@@ -99,8 +91,8 @@ export class TracingPipeline {
   private otlpProcessor(): SpanProcessor {
     const { otlp } = this.settings;
     const exporter = new CountingSpanExporter(
-      // The SDK's OTLP/HTTP exporter with a one-pass encoder for our connection spans.
-      new ConnectionSpanOtlpExporter({
+      createOtlpSpanExporter({
+        protocol: this.settings.protocol,
         ...(otlp.kind === 'config' ? { url: otlp.url } : {}),
         ...(this.settings.otlpTimeoutMs === undefined ? {} : { timeoutMillis: this.settings.otlpTimeoutMs }),
       }),
@@ -129,9 +121,7 @@ export class TracingPipeline {
         new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
       );
     }
-    if (this.resource.asyncAttributesPending && this.resource.waitForAsyncAttributes) {
-      await withTimeout(this.resource.waitForAsyncAttributes(), resourceTimeoutMs);
-    }
+    await settleResource(this.resource, resourceTimeoutMs);
   }
 
   /**
@@ -175,15 +165,6 @@ function describe(error: unknown): string {
     return code ? `${first.message} (${code})` : first.message;
   }
   return String(first);
-}
-
-function buildResource(serviceName: string): Resource {
-  // Later merges win: SDK defaults < the config's service name < OTEL_RESOURCE_ATTRIBUTES and
-  // OTEL_SERVICE_NAME (env detector) — the spec's precedence and ours (env over file).
-  return defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }))
-    .merge(detectResources({ detectors: [processDetector, hostDetector] }))
-    .merge(detectResources({ detectors: [envDetector] }));
 }
 
 /** Resolves with the promise's value, or `undefined` after `ms` (the timer never holds the process). */

@@ -6,6 +6,7 @@
  */
 import { ConfigValueError, type ConfigLocation } from '../../errors.js';
 import { boolean, describeValue, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
+import { DEFAULT_OTLP_PROTOCOL, OTLP_PROTOCOLS, resolveOtlpProtocol, type OtlpProtocol } from '../otlp/protocol.js';
 import { neverSamples, ratioChoice, samplerChoiceFromEnv, type SamplerChoice } from './sampler.js';
 
 /** The OTLP exporter's own default request timeout (OTEL_EXPORTER_OTLP_TIMEOUT). */
@@ -32,6 +33,13 @@ export const tracerSchema = object({
         'ending in `/v1/traces`. Empty: no OTLP export unless OTEL_EXPORTER_OTLP_ENDPOINT / ' +
         'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (those win).',
       default: '',
+    }),
+    protocol: string({
+      description:
+        'OTLP encoding of exported spans: `http/protobuf` or `http/json`. OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / ' +
+        'OTEL_EXPORTER_OTLP_PROTOCOL win; `grpc` there is refused with a warning (spans are then not exported over OTLP).',
+      enum: [...OTLP_PROTOCOLS],
+      default: DEFAULT_OTLP_PROTOCOL,
     }),
     'sampler-ratio': number({
       description:
@@ -104,6 +112,8 @@ export interface TracingSettings {
   /** service.name from the config; the env detector overrides it later when OTEL_SERVICE_NAME is set. */
   readonly serviceName: string;
   readonly otlp: OtlpTarget;
+  /** The OTLP encoding (meaningful when `otlp` is not `none`). */
+  readonly protocol: OtlpProtocol;
   readonly logSpans: boolean;
   /** A ratio from the config; `undefined` when OTEL_TRACES_SAMPLER decides. */
   readonly samplerRatio: number | undefined;
@@ -138,7 +148,12 @@ export interface TracingSettings {
 export function resolveTracingSettings(config: TracerConfig, env: Env, at: ConfigLocation): TracingSettings {
   const warnings: string[] = [];
   const otlpFromConfig = config.endpoint === '' ? undefined : tracesUrl(config.endpoint, child(at, 'endpoint'));
-  const otlp = resolveOtlpTarget(otlpFromConfig, env, warnings);
+  let otlp = resolveOtlpTarget(otlpFromConfig, env, warnings);
+  const protocolChoice = resolveOtlpProtocol('traces', config.protocol as OtlpProtocol, env);
+  if ('refused' in protocolChoice && otlp.kind !== 'none') {
+    warnings.push(protocolChoice.refused);
+    otlp = { kind: 'none' };
+  }
   const exporters = listFromEnv(env, 'OTEL_TRACES_EXPORTER');
   const consoleRequested = exporters?.includes('console') ?? false;
   const logSpans =
@@ -161,6 +176,7 @@ export function resolveTracingSettings(config: TracerConfig, env: Env, at: Confi
     ...(disabledBySdk ? { disabledBy: 'OTEL_SDK_DISABLED' as const } : config.enabled ? {} : { disabledBy: 'config' as const }),
     serviceName: config['service-name'],
     otlp,
+    protocol: 'protocol' in protocolChoice ? protocolChoice.protocol : DEFAULT_OTLP_PROTOCOL,
     logSpans,
     samplerRatio: fromEnv ? undefined : config['sampler-ratio'],
     sampler,

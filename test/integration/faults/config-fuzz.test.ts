@@ -150,7 +150,9 @@ test(`config fuzz, spawned: a sample of each kind of generated config (seed ${SE
     while (next < indexes.length && failures.length < 10) {
       const index = indexes[next++] as number;
       const echoPort = await freePort();
-      const monitorPort = await freePort();
+      // A port just released can be handed out again at once: the two listeners need two.
+      let monitorPort = await freePort();
+      while (monitorPort === echoPort) monitorPort = await freePort();
       const c = fuzzCase(SEED, index, schema, echoPort, monitorPort);
       const file = path.join(dir, `case-${index}.yaml`);
       const outcome = await run(c, file, echoPort, monitorPort);

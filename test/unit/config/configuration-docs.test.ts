@@ -5,13 +5,14 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { renderConfigurationDoc, type SchemaDocument } from '../../../src/config/schema-markdown.js';
+import { renderOtelVariablesTable } from '../../../src/telemetry/otel-env.js';
 import { duration, integer, object, optional, size, string, toSchemaDocument } from '../../../src/config/schema.js';
 import { MAIN, ROOT } from '../../helpers/service.js';
 
 describe('docs/configuration.md', () => {
   test('is up to date with the schemas (regenerate: npm run docs:config)', () => {
     const printed = execFileSync(process.execPath, [MAIN, '--print-config-schema'], { encoding: 'utf8' });
-    const expected = renderConfigurationDoc(parse(printed) as SchemaDocument);
+    const expected = renderConfigurationDoc(parse(printed) as SchemaDocument, [renderOtelVariablesTable()]);
     const committed = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
     assert.ok(committed === expected, 'docs/configuration.md is out of date: run `npm run build && npm run docs:config`');
   });

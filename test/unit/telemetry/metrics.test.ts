@@ -61,7 +61,7 @@ test('every metric of the set exists with its type, Prometheus name, TYPE and HE
     assert.match(text, new RegExp(`^# TYPE ${promName} ${promType}$`, 'm'), `Prometheus TYPE of ${promName}`);
     assert.match(text, new RegExp(`^# HELP ${promName} \\S`, 'm'), `Prometheus HELP of ${promName}`);
   }
-  assert.match(text, /^target_info\{service_name="unit",/m);
+  assert.match(text, /^target_info\{(?:[^}]*,)?service_name="unit"[,}]/m);
   assert.doesNotMatch(text, /otel_scope_name/);
   assert.doesNotMatch(renderJson(await storage.snapshot()), /service\.name|otel\.scope/);
 });
@@ -172,4 +172,21 @@ test('event-loop sampler: a blocked loop shows up in p99 and utilisation; sample
   assert.ok(p50 >= 0 && p50 <= p99, `p50 ${p50}`);
   assert.ok(utilization > 0.1 && utilization <= 1, `utilization ${utilization}`);
   assert.deepEqual(sampler.sample(), [p50, p99, utilization], 'reused within the interval');
+});
+
+test("the Prometheus text is exactly what OpenTelemetry's own serializer writes for the same collection", async (t) => {
+  const { PrometheusSerializer } = await import('@opentelemetry/exporter-prometheus');
+  const { storage, stats } = newStorage(t);
+  stats.opened = 7;
+  stats.closeReasons.reset = 2;
+  stats.recordDuration(0.2);
+  stats.recordDuration(7200);
+  // Escaping and sanitising: a description with a newline and a backslash, a label value with quotes.
+  const odd = storage.meter.createCounter('odd.name-with-dash', { description: 'line one\nline \\ two' });
+  odd.add(1.5, { 'label-name': 'say "hi"\n' });
+  const collection = await storage.collect();
+  // The options the exporter was used with before: no prefix, no timestamps, no resource labels on
+  // the series, target_info, no otel_scope_* labels.
+  const expected = new PrometheusSerializer(undefined, false, undefined, false, true).serialize(collection);
+  assert.equal(renderPrometheus(collection), expected);
 });

@@ -27,6 +27,7 @@ describe('tracer section schema', () => {
       enabled: true,
       'service-name': 'tcp-echo',
       endpoint: '',
+      protocol: 'http/protobuf',
       'sampler-ratio': 1,
       'log-spans': 'auto',
       'max-queue-size': 2048,

@@ -4,11 +4,11 @@
  * (OpenTelemetry histogram + exemplar store). CPU time per call from `process.cpuUsage()`, rounds
  * alternating between the variants so a busy machine slows all of them alike; the median round wins.
  *
- *   npx tsx bench/exemplar-record.ts [calls-per-round] [rounds]
+ *   npx tsx bench/micro/exemplar-record.ts [calls-per-round] [rounds]
  */
-import { registerEchoMetrics } from '../src/echo/echo-instruments.js';
-import { EchoStats, type SpanIds } from '../src/echo/stats.js';
-import { StatisticsStorage } from '../src/telemetry/statistics-storage.js';
+import { registerEchoMetrics } from '../../src/echo/echo-instruments.js';
+import { EchoStats, type SpanIds } from '../../src/echo/stats.js';
+import { StatisticsStorage } from '../../src/telemetry/statistics-storage.js';
 
 const calls = Number(process.argv[2] ?? 200_000);
 const rounds = Number(process.argv[3] ?? 15);
