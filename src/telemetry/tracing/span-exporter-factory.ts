@@ -3,7 +3,6 @@
  * options the tracer resolved. Everything else in the pipeline sees a SpanExporter, so a faster
  * export path can replace this function alone.
  */
-import { OTLPTraceExporter as OtlpProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { OtlpProtocol } from '../otlp/protocol.js';
 import { ConnectionSpanOtlpExporter } from './connection-span-exporter.js';
@@ -19,12 +18,12 @@ export interface SpanExporterOptions {
 
 /**
  * An OTLP/HTTP span exporter for `options.protocol` (headers, compression: the OTEL_* variables).
- * JSON: the SDK's HTTP exporter with the one-pass encoder for connection spans (issue 13).
+ * Either way the SDK's HTTP exporter with the one-pass encoder for connection spans (issue 13).
  */
 export function createOtlpSpanExporter(options: SpanExporterOptions): SpanExporter {
   const config = {
     ...(options.url === undefined ? {} : { url: options.url }),
     ...(options.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis }),
   };
-  return options.protocol === 'http/json' ? new ConnectionSpanOtlpExporter(config) : new OtlpProtobufTraceExporter(config);
+  return new ConnectionSpanOtlpExporter(config, options.protocol);
 }
