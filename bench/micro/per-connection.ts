@@ -3,8 +3,8 @@
  * real modules (built dist/), measured as this process's CPU time per connection (GC included:
  * every step allocates what it allocates in the server). The span steps run two ways in the same
  * process, interleaved: through the SDK's tracer (before issue 13) and as records (after); the
- * OTLP JSON encoding both ways too: the SDK's serializer (before) and the one-pass encoder (after),
- * alone on one batch and with the export over HTTP.
+ * OTLP encoding both ways too (protobuf and JSON): the SDK's serializer (before) and the one-pass
+ * encoder (after), alone on one batch, and with the export over HTTP in the pipeline's protocol.
  *
  * Usage: `npm run build && npx tsx bench/micro/per-connection.ts [--connections N] [--rounds R]`
  * prints a Markdown table (µs of CPU per connection, median over rounds).
@@ -34,6 +34,7 @@ type SchemaModule = typeof import('../../src/config/schema.js');
 type InstrumentsModule = typeof import('../../src/echo/echo-instruments.js');
 type StatsModule = typeof import('../../src/echo/stats.js');
 type ConnectionModule = typeof import('../../src/echo/connection.js');
+type ProtobufModule = typeof import('../../src/telemetry/tracing/connection-span-protobuf.js');
 type SerializerModule = typeof import('../../src/telemetry/tracing/connection-span-serializer.js');
 type Info = import('../../src/telemetry/connection-trace.js').ConnectionInfo;
 type Logger = import('../../src/log/logger.js').Logger;
@@ -95,7 +96,9 @@ async function main(): Promise<void> {
   const { ConnectionSpanJsonSerializer } = await load<SerializerModule>('telemetry/tracing/connection-span-serializer.js');
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-  const { JsonTraceSerializer } = await import('@opentelemetry/otlp-transformer');
+  const { JsonTraceSerializer, ProtobufTraceSerializer } = await import('@opentelemetry/otlp-transformer');
+  const { OTLPTraceExporter: OTLPProtobufTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const { ConnectionSpanProtobufSerializer } = await load<ProtobufModule>('telemetry/tracing/connection-span-protobuf.js');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
   const stats = new EchoStats();
   registerEchoInstruments(new MeterProvider().getMeter('tcp-echo'), stats);
@@ -137,10 +140,15 @@ async function main(): Promise<void> {
   const viaSdk = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false);
   // Records exported with the SDK's OTLPTraceExporter (its generic JSON serializer): the pipeline
   // before the one-pass encoder, with the same batch settings, counted the same way.
+  const settings = (pipeline as unknown as { settings: { otlp: { url: string }; maxExportBatchSize: number; protocol: string } }).settings;
+  // The pipeline's protocol (http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says otherwise).
+  const protobuf = settings.protocol === 'http/protobuf';
   const sdkJsonCounters = new SpanCounters();
-  const settings = (pipeline as unknown as { settings: { otlp: { url: string }; maxExportBatchSize: number } }).settings;
   const sdkJsonBatch = new BatchSpanProcessor({
-    exporter: new CountingSpanExporter(new OTLPTraceExporter({ url: settings.otlp.url }), sdkJsonCounters),
+    exporter: new CountingSpanExporter(
+      protobuf ? new OTLPProtobufTraceExporter({ url: settings.otlp.url }) : new OTLPTraceExporter({ url: settings.otlp.url }),
+      sdkJsonCounters,
+    ),
     maxQueueSize: 65536,
     maxExportBatchSize: settings.maxExportBatchSize,
     scheduledDelayMillis: 50,
@@ -213,16 +221,18 @@ async function main(): Promise<void> {
     { name: 'spans built, SDK tracer (before), no export', run: () => measure(n, connection(buildOnlySdk, quiet)) },
     { name: 'spans built as records (after), no export', run: () => measure(n, connection(buildOnlyRecords, quiet)) },
     {
-      name: 'spans built + OTLP JSON encoding + export HTTP, SDK tracer (before)',
+      name: `spans built + OTLP ${protobuf ? 'protobuf' : 'JSON'} encoding + export HTTP, SDK tracer (before)`,
       run: () => {
         exportedTarget = pipeline.counters.exported + 2 * n;
         return measure(n, connection(viaSdk, quiet), flushSpans);
       },
     },
+    { name: 'OTLP protobuf encoding alone, SDK serializer (before)', run: () => measure(n / perConnection, () => void ProtobufTraceSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
+    { name: 'OTLP protobuf encoding alone, one pass (after)', run: () => measure(n / perConnection, () => void ConnectionSpanProtobufSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
     { name: 'OTLP JSON encoding alone, SDK serializer (before)', run: () => measure(n / perConnection, () => void JsonTraceSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
     { name: 'OTLP JSON encoding alone, one pass (after)', run: () => measure(n / perConnection, () => void ConnectionSpanJsonSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
     {
-      name: 'records + OTLP JSON encoding (SDK serializer) + export HTTP (before)',
+      name: `records + OTLP ${protobuf ? 'protobuf' : 'JSON'} encoding (SDK serializer) + export HTTP (before)`,
       run: async () => {
         const target = sdkJsonCounters.exported + 2 * n;
         return measure(n, connection(recordsSdkJson, quiet), async () => {
@@ -232,7 +242,7 @@ async function main(): Promise<void> {
       },
     },
     {
-      name: 'records + OTLP JSON encoding (one pass) + export HTTP (after)',
+      name: `records + OTLP ${protobuf ? 'protobuf' : 'JSON'} encoding (one pass) + export HTTP (after)`,
       run: () => {
         exportedTarget = pipeline.counters.exported + 2 * n;
         return measure(n, connection(records, quiet), flushSpans);
