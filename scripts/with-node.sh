@@ -7,10 +7,13 @@
 # to a cache dir (TCP_ECHO_NODE_CACHE, default ~/.cache/tcp-echo, else .cache/ in the repo) once
 # per major and is put first in PATH for the command; the system npm (10 or 11) runs with it.
 # `bash scripts/with-node.sh 24` with no command prints the node it would use.
+# `any` instead of a major: the node in PATH when it satisfies engines (whatever its major), else
+# Node 24 LTS as above. `npm start` and `npm test` run through it, so both work on a machine whose
+# own node is older (a fresh machine here has Node 20).
 set -euo pipefail
 
-if [ $# -lt 1 ] || ! [[ "$1" =~ ^[0-9]+$ ]]; then
-  echo "usage: scripts/with-node.sh <node major, e.g. 24> [command args...]" >&2
+if [ $# -lt 1 ] || ! [[ "$1" =~ ^([0-9]+|any)$ ]]; then
+  echo "usage: scripts/with-node.sh <node major, e.g. 24, or any> [command args...]" >&2
   exit 2
 fi
 major=$1
@@ -19,14 +22,28 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # The lowest supported release, from package.json's engines (">=22.15" → 22.15.0).
 lowest=$(sed -n 's/.*"node": *">=\([0-9.]*\)".*/\1/p' "$repo/package.json" | head -1)
 
+# True when the node binary $1 is not older than $lowest.
+supported() {
+  local version
+  version=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
+  [ -z "$lowest" ] && return 0
+  [ "$(printf '%s\n%s\n' "$lowest" "$version" | sort -V | head -1)" = "$lowest" ]
+}
+if [ "$major" = any ]; then
+  if command -v node >/dev/null && supported "$(command -v node)"; then
+    [ $# -eq 0 ] && { echo "$(command -v node) $(node -v)"; exit 0; }
+    exec "$@"
+  fi
+  echo "with-node: $(command -v node >/dev/null && node -v || echo 'no node') is older than $lowest: using Node 24 LTS" >&2
+  major=24
+fi
+
 # True when the node binary $1 is Node <major> and not older than $lowest.
 fits() {
   local version
   version=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
   [ "${version%%.*}" = "$major" ] || return 1
-  [ -z "$lowest" ] && return 0
-  # sort -V puts the smaller first: fits when $lowest sorts first (or equal).
-  [ "$(printf '%s\n%s\n' "$lowest" "$version" | sort -V | head -1)" = "$lowest" ]
+  supported "$1"
 }
 
 bin_dir=""

@@ -520,3 +520,13 @@ export async function connectionRate(
   await Promise.all(Array.from({ length: options.workers }, worker));
   return { perSecond: cycles / ((performance.now() - started) / 1000), cycles, errors };
 }
+
+/** The test data of userver's sample (samples/tcp_full_duplex_service/tests/test_echo.py), one Buffer a line. */
+export const USERVER_SAMPLE_LINES: readonly Buffer[] = [
+  'Once upon a midnight dreary, while I pondered, weak and weary, ',
+  'Over many a quaint and curious volume of forgotten lore - ',
+  'While I nodded, nearly napping, suddenly there came a tapping, ',
+  'As of some one gently rapping, rapping at my chamber door - ',
+  '"Tis some visitor," I muttered, "tapping at my chamber door - ',
+  'Only this and nothing more."',
+].map((line) => Buffer.from(line));

@@ -8,6 +8,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { decodeMetricsRequest, decodeTraceRequest } from './otlp-proto.js';
 
@@ -115,6 +116,13 @@ const PROTOBUF_UNAVAILABLE_STATUS = Buffer.concat([
   Buffer.from([0x08, 13, 0x12, 'receiver told to fail'.length]),
   Buffer.from('receiver told to fail'),
 ]);
+
+/** A receiver for test `t`, closed when `t` ends. */
+export async function otlpReceiverFor(t: TestContext, behaviour: ReceiverBehaviour = {}): Promise<OtlpReceiver> {
+  const receiver = await startOtlpReceiver(behaviour);
+  t.after(() => receiver.close());
+  return receiver;
+}
 
 /** Starts a receiver on a free loopback port. */
 export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Promise<OtlpReceiver> {

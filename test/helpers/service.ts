@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
@@ -75,6 +75,13 @@ export interface RunningService {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
   /** `http://127.0.0.1:<monitorPort>` */
   readonly monitorUrl: string;
+}
+
+/** Starts the service for test `t`, stopped when `t` ends. */
+export async function startServiceFor(t: TestContext, options: StartOptions = {}): Promise<RunningService> {
+  const service = await startService(options);
+  t.after(() => service.stop());
+  return service;
 }
 
 /** Writes a config and starts the service; the caller should `t.after(() => service.stop())`. */

@@ -12,29 +12,20 @@ import { metricUntil } from '../helpers/monitor-client.js';
 import {
   SPAN_KIND,
   TEMPORALITY,
-  startOtlpReceiver,
+  otlpReceiverFor,
   type OtlpEncoding,
   type OtlpReceiver,
   type ReceivedMetric,
 } from '../helpers/otlp-receiver.js';
-import { freePort, startService, type RunningService, type StartOptions } from '../helpers/service.js';
+import { freePort, startServiceFor, type RunningService, type StartOptions } from '../helpers/service.js';
 
 const PROTOCOLS: ReadonlyArray<readonly [string, OtlpEncoding]> = [
   ['http/protobuf', 'protobuf'],
   ['http/json', 'json'],
 ];
 
-async function start(t: TestContext, options: StartOptions): Promise<RunningService> {
-  const service = await startService(options);
-  t.after(() => service.stop());
-  return service;
-}
-
-async function receiver(t: TestContext): Promise<OtlpReceiver> {
-  const r = await startOtlpReceiver();
-  t.after(() => r.close());
-  return r;
-}
+const start = startServiceFor;
+const receiver = (t: TestContext): Promise<OtlpReceiver> => otlpReceiverFor(t);
 
 /** One echo round trip with `payload`; resolves with what came back once the server closed. */
 async function echo(port: number, payload: Buffer): Promise<Buffer> {

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { waitFor } from '../helpers/echo-client.js';
+import { USERVER_SAMPLE_LINES, waitFor } from '../helpers/echo-client.js';
 import { monitorJson } from '../helpers/monitor-client.js';
 import {
   FIXTURES,
@@ -22,15 +22,7 @@ import {
   type PytestService,
 } from '../helpers/pytest-userver.js';
 
-// The sample's test data (samples/tcp_full_duplex_service/tests/test_echo.py).
-const DATA = [
-  'Once upon a midnight dreary, while I pondered, weak and weary, ',
-  'Over many a quaint and curious volume of forgotten lore - ',
-  'While I nodded, nearly napping, suddenly there came a tapping, ',
-  'As of some one gently rapping, rapping at my chamber door - ',
-  '"Tis some visitor," I muttered, "tapping at my chamber door - ',
-  'Only this and nothing more."',
-].map((s) => Buffer.from(s));
+const DATA = USERVER_SAMPLE_LINES;
 const DATA_LENGTH = DATA.reduce((n, b) => n + b.length, 0);
 
 /** The prepare step's `control` body at the start of a test (§3.3). */

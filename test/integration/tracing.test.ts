@@ -7,25 +7,16 @@ import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { until } from '../helpers/echo-client.js';
 import { promSample } from '../helpers/monitor-client.js';
-import { byTrace, SPAN_KIND, startOtlpReceiver, summary, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
-import { freePort, startService, type RunningService, type StartOptions } from '../helpers/service.js';
+import { byTrace, SPAN_KIND, otlpReceiverFor, startOtlpReceiver, summary, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
+import { freePort, startServiceFor, type RunningService, type StartOptions } from '../helpers/service.js';
 
 /** Env that turns tracing on (the helper disables the SDK by default) with quick batches. */
 function tracingEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { OTEL_SDK_DISABLED: 'false', OTEL_BSP_SCHEDULE_DELAY: '50', ...extra };
 }
 
-async function start(t: TestContext, options: StartOptions): Promise<RunningService> {
-  const service = await startService(options);
-  t.after(() => service.stop());
-  return service;
-}
-
-async function receiver(t: TestContext): Promise<OtlpReceiver> {
-  const r = await startOtlpReceiver();
-  t.after(() => r.close());
-  return r;
-}
+const start = startServiceFor;
+const receiver = (t: TestContext): Promise<OtlpReceiver> => otlpReceiverFor(t);
 
 /** Connect, send `payload`, half-close, read everything back until the server closes. Bounded by `timeoutMs`. */
 async function echo(port: number, payload: Buffer, timeoutMs = 10_000): Promise<Buffer> {

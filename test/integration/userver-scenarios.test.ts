@@ -10,18 +10,11 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { ChaosGate } from '../helpers/chaos-gate.js';
-import { until } from '../helpers/echo-client.js';
+import { USERVER_SAMPLE_LINES, until } from '../helpers/echo-client.js';
 import { metricNode, type MonitorSnapshot } from '../helpers/monitor-client.js';
 import { startService, type RunningService } from '../helpers/service.js';
 
-const DATA = [
-  'Once upon a midnight dreary, while I pondered, weak and weary, ',
-  'Over many a quaint and curious volume of forgotten lore - ',
-  'While I nodded, nearly napping, suddenly there came a tapping, ',
-  'As of some one gently rapping, rapping at my chamber door - ',
-  '"Tis some visitor," I muttered, "tapping at my chamber door - ',
-  'Only this and nothing more."',
-].map((line) => Buffer.from(line));
+const DATA = USERVER_SAMPLE_LINES;
 const POEM = Buffer.concat(DATA);
 const DATA_LENGTH = POEM.length;
 

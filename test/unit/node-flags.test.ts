@@ -45,8 +45,9 @@ test('the flags are real V8 flags that node accepts, and they take effect', () =
 });
 
 test('npm start passes the flags from package.json config.node_flags', () => {
-  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-  assert.match(pkg.scripts.start ?? '', /node \$npm_package_config_node_flags dist\/main\.js/);
+  const start = read('scripts/start.sh');
+  assert.match(start, /flags=\$\{npm_package_config_node_flags:-\$\(node -p 'require\("\.\/package\.json"\)\.config\.node_flags'\)\}/);
+  assert.match(start, /^exec node \$flags dist\/main\.js -c config\/static_config\.yaml/m);
 });
 
 test('the bin shebang of src/main.ts carries the same flags', () => {

@@ -5,8 +5,9 @@
  * into the settings of the OTLP push. Environment variables win over the file, as for traces.
  * Pure, so the precedence is unit-tested without a process.
  */
-import { ConfigValueError, type ConfigLocation } from '../../errors.js';
-import { describeValue, duration, string } from '../../config/schema.js';
+import type { ConfigLocation } from '../../errors.js';
+import { duration, string } from '../../config/schema.js';
+import { otlpSignalUrl } from '../otlp/signal-url.js';
 import { DEFAULT_OTLP_PROTOCOL, OTLP_PROTOCOLS, resolveOtlpProtocol, type OtlpProtocol } from '../otlp/protocol.js';
 import { redacted, type Env } from '../tracing/settings.js';
 
@@ -161,20 +162,9 @@ function temporalityFrom(config: OtlpMetricsConfig, env: Env, warnings: string[]
   return config.temporality as Temporality;
 }
 
-/** `http://host:4318` → `http://host:4318/v1/metrics`; a URL already ending in `/v1/metrics` is kept. */
+/** `http://host:4318` → `http://host:4318/v1/metrics` (see otlpSignalUrl). */
 export function metricsUrl(endpoint: string, at: ConfigLocation): string {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new ConfigValueError(at, `${describeValue(endpoint)} is not a URL: expected e.g. http://localhost:4318`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigValueError(at, `${describeValue(endpoint)} is not an http(s) URL: OTLP/HTTP needs http:// or https://`);
-  }
-  if (url.pathname.endsWith('/v1/metrics')) return url.href;
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/metrics`;
-  return url.href;
+  return otlpSignalUrl(endpoint, 'metrics', at);
 }
 
 function positiveFromEnv(env: Env, name: string, warnings: string[]): number | undefined {

@@ -4,8 +4,9 @@
  * (the OpenTelemetry spec makes them the operator's override); this module is pure so the
  * precedence rules are unit-tested without a process.
  */
-import { ConfigValueError, type ConfigLocation } from '../../errors.js';
-import { boolean, describeValue, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
+import type { ConfigLocation } from '../../errors.js';
+import { boolean, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
+import { otlpSignalUrl } from '../otlp/signal-url.js';
 import { DEFAULT_OTLP_PROTOCOL, OTLP_PROTOCOLS, resolveOtlpProtocol, type OtlpProtocol } from '../otlp/protocol.js';
 import { neverSamples, ratioChoice, samplerChoiceFromEnv, type SamplerChoice } from './sampler.js';
 
@@ -216,20 +217,9 @@ function resolveOtlpTarget(fromConfig: string | undefined, env: Env, warnings: s
   return { kind: 'none' };
 }
 
-/** `http://host:4318` → `http://host:4318/v1/traces`; a URL already ending in `/v1/traces` is kept. */
+/** `http://host:4318` → `http://host:4318/v1/traces` (see otlpSignalUrl). */
 export function tracesUrl(endpoint: string, at: ConfigLocation): string {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new ConfigValueError(at, `${describeValue(endpoint)} is not a URL: expected e.g. http://localhost:4318`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigValueError(at, `${describeValue(endpoint)} is not an http(s) URL: OTLP/HTTP needs http:// or https://`);
-  }
-  if (url.pathname.endsWith('/v1/traces')) return url.href;
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
-  return url.href;
+  return otlpSignalUrl(endpoint, 'traces', at);
 }
 
 /** The URL without user:password, for log lines. */
