@@ -56,6 +56,8 @@ export function stepOf(functionName: string, url: string): Step | undefined {
     if (ours.startsWith('log/')) {
       return functionName === 'child' || functionName === 'flatten' ? 'logger child (bound trace_id/span_id/fd)' : 'two log lines (encode, queue, write)';
     }
+    if (ours === 'telemetry/tracing/connection-span-serializer' || ours === 'telemetry/tracing/connection-span-protobuf') return 'OTLP encoding';
+    if (ours === 'telemetry/tracing/connection-span-exporter') return 'export HTTP (client, agent, parser)';
     if (ours === 'telemetry/tracing/otel-connection-tracer' || ours.startsWith('telemetry/tracing/fast')) {
       if (functionName === 'start' || functionName === 'generateTraceId' || functionName === 'generateSpanId') return 'span ids and sampling at accept';
       if (/encode|serialize/i.test(functionName)) return 'OTLP encoding';

@@ -2,7 +2,9 @@
  * Micro-benchmarks of the per-connection steps of tcp-echo's telemetry, each in isolation with the
  * real modules (built dist/), measured as this process's CPU time per connection (GC included:
  * every step allocates what it allocates in the server). The span steps run two ways in the same
- * process, interleaved: through the SDK's tracer (before issue 13) and as records (after).
+ * process, interleaved: through the SDK's tracer (before issue 13) and as records (after); the
+ * OTLP encoding both ways too (protobuf and JSON): the SDK's serializer (before) and the one-pass
+ * encoder (after), alone on one batch, and with the export over HTTP in the pipeline's protocol.
  *
  * Usage: `npm run build && npx tsx bench/micro/per-connection.ts [--connections N] [--rounds R]`
  * prints a Markdown table (µs of CPU per connection, median over rounds).
@@ -32,6 +34,8 @@ type SchemaModule = typeof import('../../src/config/schema.js');
 type InstrumentsModule = typeof import('../../src/echo/echo-instruments.js');
 type StatsModule = typeof import('../../src/echo/stats.js');
 type ConnectionModule = typeof import('../../src/echo/connection.js');
+type ProtobufModule = typeof import('../../src/telemetry/tracing/connection-span-protobuf.js');
+type SerializerModule = typeof import('../../src/telemetry/tracing/connection-span-serializer.js');
 type Info = import('../../src/telemetry/connection-trace.js').ConnectionInfo;
 type Logger = import('../../src/log/logger.js').Logger;
 
@@ -88,7 +92,14 @@ async function main(): Promise<void> {
   const { registerEchoInstruments } = await load<InstrumentsModule>('echo/echo-instruments.js');
   const { EchoStats } = await load<StatsModule>('echo/stats.js');
   const { EchoConnection } = await load<ConnectionModule>('echo/connection.js');
+  const { CountingSpanExporter } = await load<CountersModule>('telemetry/tracing/span-counters.js');
+  const { ConnectionSpanJsonSerializer } = await load<SerializerModule>('telemetry/tracing/connection-span-serializer.js');
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+  const { JsonTraceSerializer, ProtobufTraceSerializer } = await import('@opentelemetry/otlp-transformer');
+  const { OTLPTraceExporter: OTLPProtobufTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const { ConnectionSpanProtobufSerializer } = await load<ProtobufModule>('telemetry/tracing/connection-span-protobuf.js');
+  const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
   const stats = new EchoStats();
   registerEchoInstruments(new MeterProvider().getMeter('tcp-echo'), stats);
 
@@ -108,6 +119,14 @@ async function main(): Promise<void> {
   const logger = registry.getLogger('tcp-echo');
   const quiet: Logger = { trace() {}, debug() {}, info() {}, warning() {}, error() {}, critical() {}, child: () => quiet, isEnabled: () => false };
 
+  const info = (i: number): Info => ({ fd: 20 + (i % 64), number: i, peerAddress: '127.0.0.1', peerPort: 40000 + (i % 20000), localAddress: '127.0.0.1', localPort: port, networkType: 'ipv4' });
+  const outcome = { reason: 'eof', bytesRead: 32, bytesWritten: 32 } as const;
+  const connection = (tracer: { start: (info: Info, logger: Logger) => import('../../src/telemetry/connection-trace.js').ConnectionTrace }, log: Logger) => (i: number) => {
+    const trace = tracer.start(info(i), log);
+    trace.sendStarted();
+    trace.sendEnded();
+    trace.end(outcome);
+  };
   const otlp = await sink();
   const at = { file: 'micro', path: ['tracer'] } as unknown as Parameters<typeof validate>[2];
   const pipeline = new TracingPipeline(
@@ -119,20 +138,34 @@ async function main(): Promise<void> {
   const records = pipeline.connections;
   const internals = records as unknown as { tracer: ConstructorParameters<typeof OtelConnectionTracer>[0]; sampler: ConstructorParameters<typeof OtelConnectionTracer>[1]; ids: ConstructorParameters<typeof OtelConnectionTracer>[2] };
   const viaSdk = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false);
+  // Records exported with the SDK's OTLPTraceExporter (its generic JSON serializer): the pipeline
+  // before the one-pass encoder, with the same batch settings, counted the same way.
+  const settings = (pipeline as unknown as { settings: { otlp: { url: string }; maxExportBatchSize: number; protocol: string } }).settings;
+  // The pipeline's protocol (http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL says otherwise).
+  const protobuf = settings.protocol === 'http/protobuf';
+  const sdkJsonCounters = new SpanCounters();
+  const sdkJsonBatch = new BatchSpanProcessor({
+    exporter: new CountingSpanExporter(
+      protobuf ? new OTLPProtobufTraceExporter({ url: settings.otlp.url }) : new OTLPTraceExporter({ url: settings.otlp.url }),
+      sdkJsonCounters,
+    ),
+    maxQueueSize: 65536,
+    maxExportBatchSize: settings.maxExportBatchSize,
+    scheduledDelayMillis: 50,
+  });
+  const scope = { name: 'tcp-echo', version: undefined, schemaUrl: undefined };
+  const recordsSdkJson = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false, { resource: pipeline.resource, scope, processors: [sdkJsonBatch] });
+  // A batch of records as the exporter gets it, for the encoders alone.
+  const batchOf: import('@opentelemetry/sdk-trace').ReadableSpan[] = [];
+  const collecting = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false, { resource: pipeline.resource, scope, processors: [{ onEnd: (span) => void batchOf.push(span) }] });
+  for (let i = 0; i < settings.maxExportBatchSize / 2; i++) connection(collecting, quiet)(i);
+  const perConnection = batchOf.length / 2;
   // A pipeline whose spans go nowhere: construction alone.
   const noExport = new TracingPipeline(resolveTracingSettings(validate(tracerSchema, { 'log-spans': 'never' }, at), {}, at), quiet, new SpanCounters());
   const noExportInternals = noExport.connections as unknown as typeof internals;
   const buildOnlySdk = new OtelConnectionTracer(noExportInternals.tracer, noExportInternals.sampler, noExportInternals.ids, false);
   const buildOnlyRecords = noExport.connections;
 
-  const info = (i: number): Info => ({ fd: 20 + (i % 64), number: i, peerAddress: '127.0.0.1', peerPort: 40000 + (i % 20000), localAddress: '127.0.0.1', localPort: port, networkType: 'ipv4' });
-  const outcome = { reason: 'eof', bytesRead: 32, bytesWritten: 32 } as const;
-  const connection = (tracer: { start: (info: Info, logger: Logger) => import('../../src/telemetry/connection-trace.js').ConnectionTrace }, log: Logger) => (i: number) => {
-    const trace = tracer.start(info(i), log);
-    trace.sendStarted();
-    trace.sendEnded();
-    trace.end(outcome);
-  };
   // Exports finish: the spans of a round are exported (counted by the pipeline) before the clock stops.
   const flushSpans = async (): Promise<void> => {
     const deadline = Date.now() + 30_000;
@@ -188,14 +221,28 @@ async function main(): Promise<void> {
     { name: 'spans built, SDK tracer (before), no export', run: () => measure(n, connection(buildOnlySdk, quiet)) },
     { name: 'spans built as records (after), no export', run: () => measure(n, connection(buildOnlyRecords, quiet)) },
     {
-      name: 'spans built + OTLP JSON encoding + export HTTP, SDK tracer (before)',
+      name: `spans built + OTLP ${protobuf ? 'protobuf' : 'JSON'} encoding + export HTTP, SDK tracer (before)`,
       run: () => {
         exportedTarget = pipeline.counters.exported + 2 * n;
         return measure(n, connection(viaSdk, quiet), flushSpans);
       },
     },
+    { name: 'OTLP protobuf encoding alone, SDK serializer (before)', run: () => measure(n / perConnection, () => void ProtobufTraceSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
+    { name: 'OTLP protobuf encoding alone, one pass (after)', run: () => measure(n / perConnection, () => void ConnectionSpanProtobufSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
+    { name: 'OTLP JSON encoding alone, SDK serializer (before)', run: () => measure(n / perConnection, () => void JsonTraceSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
+    { name: 'OTLP JSON encoding alone, one pass (after)', run: () => measure(n / perConnection, () => void ConnectionSpanJsonSerializer.serializeRequest(batchOf)).then((us) => us / perConnection) },
     {
-      name: 'spans built + OTLP JSON encoding + export HTTP, records (after)',
+      name: `records + OTLP ${protobuf ? 'protobuf' : 'JSON'} encoding (SDK serializer) + export HTTP (before)`,
+      run: async () => {
+        const target = sdkJsonCounters.exported + 2 * n;
+        return measure(n, connection(recordsSdkJson, quiet), async () => {
+          const deadline = Date.now() + 30_000;
+          while (sdkJsonCounters.exported < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        });
+      },
+    },
+    {
+      name: `records + OTLP ${protobuf ? 'protobuf' : 'JSON'} encoding (one pass) + export HTTP (after)`,
       run: () => {
         exportedTarget = pipeline.counters.exported + 2 * n;
         return measure(n, connection(records, quiet), flushSpans);
@@ -215,6 +262,7 @@ async function main(): Promise<void> {
   server.close();
   await pipeline.shutdown(5000);
   await noExport.shutdown(1000);
+  await sdkJsonBatch.shutdown();
   await logSink.close(5000);
   otlp.close();
   rmSync(dir, { recursive: true, force: true });

@@ -121,7 +121,7 @@ const NO_EVENTS: ReadableSpan['events'] = Object.freeze([]) as unknown as Readab
 const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
 /** A finished span as the SDK's SpanImpl would present it to processors and exporters. */
-class ConnectionSpan implements ReadableSpan {
+export class ConnectionSpan implements ReadableSpan {
   readonly links = NO_LINKS;
   readonly events = NO_EVENTS;
   readonly ended = true;
@@ -211,20 +211,7 @@ export class OtelConnectionTracer implements ConnectionTracer {
   emit(sock: SockTrace, closing: Attributes, error: string | undefined, endedAt: number): void {
     if (this.sink !== undefined) return this.emitRecords(this.sink, sock, closing, error, endedAt);
     const info = sock.info;
-    const attributes: Attributes = {
-      [ATTR.sockNumber]: info.number,
-      [ATTR.networkTransport]: info.transport ?? 'tcp',
-    };
-    // Absent rather than wrong: each key only when the platform told us.
-    if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
-    if (info.networkType !== undefined) attributes[ATTR.networkType] = info.networkType;
-    if (info.peerAddress !== undefined) attributes[ATTR.peerAddress] = info.peerAddress;
-    if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
-    if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
-    if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
-    // Only behind a PROXY protocol balancer: the client it reports.
-    if (info.clientAddress !== undefined) attributes[ATTR.clientAddress] = info.clientAddress;
-    if (info.clientPort !== undefined) attributes[ATTR.clientPort] = info.clientPort;
+    const attributes = sockAttributes(info);
     this.ids.preset(sock.traceId, sock.spanId);
     let span: Span;
     try {
@@ -262,19 +249,7 @@ export class OtelConnectionTracer implements ConnectionTracer {
    */
   private emitRecords(sink: SpanSink, sock: SockTrace, closing: Attributes, error: string | undefined, endedAt: number): void {
     const info = sock.info;
-    const attributes: Attributes = {
-      [ATTR.sockNumber]: info.number,
-      [ATTR.networkTransport]: info.transport ?? 'tcp',
-    };
-    if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
-    if (info.networkType !== undefined) attributes[ATTR.networkType] = info.networkType;
-    if (info.peerAddress !== undefined) attributes[ATTR.peerAddress] = info.peerAddress;
-    if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
-    if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
-    if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
-    // Only behind a PROXY protocol balancer: the client it reports (as on the SDK path).
-    if (info.clientAddress !== undefined) attributes[ATTR.clientAddress] = info.clientAddress;
-    if (info.clientPort !== undefined) attributes[ATTR.clientPort] = info.clientPort;
+    const attributes = sockAttributes(info);
     for (const key in closing) attributes[key] = closing[key];
     const sockContext: SpanContext = { traceId: sock.traceId, spanId: sock.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
     const end = hrTime(endedAt);
@@ -353,6 +328,27 @@ class SockTrace implements ConnectionTrace {
     this.owner.open.delete(this);
     this.owner.emit(this, attributes, error, performance.now());
   }
+}
+
+/**
+ * The `sock` span's attributes known at accept, in the order both paths set them (the closing
+ * ones follow). Absent rather than wrong: each key only when the platform told us.
+ */
+export function sockAttributes(info: ConnectionInfo): Attributes {
+  const attributes: Attributes = {
+    [ATTR.sockNumber]: info.number,
+    [ATTR.networkTransport]: info.transport ?? 'tcp',
+  };
+  if (info.fd !== undefined) attributes[ATTR.fd] = info.fd;
+  if (info.networkType !== undefined) attributes[ATTR.networkType] = info.networkType;
+  if (info.peerAddress !== undefined) attributes[ATTR.peerAddress] = info.peerAddress;
+  if (info.peerPort !== undefined) attributes[ATTR.peerPort] = info.peerPort;
+  if (info.localAddress !== undefined) attributes[ATTR.serverAddress] = info.localAddress;
+  if (info.localPort !== undefined) attributes[ATTR.serverPort] = info.localPort;
+  // Only behind a PROXY protocol balancer: the client it reports.
+  if (info.clientAddress !== undefined) attributes[ATTR.clientAddress] = info.clientAddress;
+  if (info.clientPort !== undefined) attributes[ATTR.clientPort] = info.clientPort;
+  return attributes;
 }
 
 function errorType(error: Error): string {

@@ -3,10 +3,9 @@
  * options the tracer resolved. Everything else in the pipeline sees a SpanExporter, so a faster
  * export path can replace this function alone.
  */
-import { OTLPTraceExporter as OtlpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { OtlpProtocol } from '../otlp/protocol.js';
+import { ConnectionSpanOtlpExporter } from './connection-span-exporter.js';
 
 /** What the span exporter is built from. */
 export interface SpanExporterOptions {
@@ -17,11 +16,14 @@ export interface SpanExporterOptions {
   readonly timeoutMillis?: number;
 }
 
-/** An OTLP/HTTP span exporter for `options.protocol` (headers, compression: the OTEL_* variables). */
+/**
+ * An OTLP/HTTP span exporter for `options.protocol` (headers, compression: the OTEL_* variables).
+ * Either way the SDK's HTTP exporter with the one-pass encoder for connection spans (issue 13).
+ */
 export function createOtlpSpanExporter(options: SpanExporterOptions): SpanExporter {
   const config = {
     ...(options.url === undefined ? {} : { url: options.url }),
     ...(options.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis }),
   };
-  return options.protocol === 'http/json' ? new OtlpJsonTraceExporter(config) : new OtlpProtobufTraceExporter(config);
+  return new ConnectionSpanOtlpExporter(config, options.protocol);
 }
