@@ -530,3 +530,15 @@ export const USERVER_SAMPLE_LINES: readonly Buffer[] = [
   '"Tis some visitor," I muttered, "tapping at my chamber door - ',
   'Only this and nothing more."',
 ].map((line) => Buffer.from(line));
+
+/** Connect, send `payload`, half-close, and resolve with everything read until the server closes. Bounded by `timeoutMs`. */
+export async function echoAll(port: number, payload: Buffer, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Buffer> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`echo timed out after ${timeoutMs} ms`)));
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await once(socket, 'connect');
+  socket.end(payload);
+  await once(socket, 'close');
+  return Buffer.concat(chunks);
+}

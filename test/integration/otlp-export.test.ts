@@ -5,9 +5,8 @@
  * metrics endpoint, the refused `grpc` protocol and the unsupported-variables warning.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
+import { echoAll } from '../helpers/echo-client.js';
 import { metricUntil } from '../helpers/monitor-client.js';
 import {
   SPAN_KIND,
@@ -17,7 +16,7 @@ import {
   type OtlpReceiver,
   type ReceivedMetric,
 } from '../helpers/otlp-receiver.js';
-import { freePort, startServiceFor, type RunningService, type StartOptions } from '../helpers/service.js';
+import { freePort, startServiceFor } from '../helpers/service.js';
 
 const PROTOCOLS: ReadonlyArray<readonly [string, OtlpEncoding]> = [
   ['http/protobuf', 'protobuf'],
@@ -27,17 +26,7 @@ const PROTOCOLS: ReadonlyArray<readonly [string, OtlpEncoding]> = [
 const start = startServiceFor;
 const receiver = (t: TestContext): Promise<OtlpReceiver> => otlpReceiverFor(t);
 
-/** One echo round trip with `payload`; resolves with what came back once the server closed. */
-async function echo(port: number, payload: Buffer): Promise<Buffer> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setTimeout(20_000, () => socket.destroy(new Error('echo timed out')));
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'connect');
-  socket.end(payload);
-  await once(socket, 'close');
-  return Buffer.concat(chunks);
-}
+const echo = echoAll;
 
 /** The value of the single point of `name` in the latest request that has it. */
 function latest(metrics: readonly ReceivedMetric[], name: string): ReceivedMetric | undefined {

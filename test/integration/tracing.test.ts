@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { until } from '../helpers/echo-client.js';
+import { until, echoAll } from '../helpers/echo-client.js';
 import { promSample } from '../helpers/monitor-client.js';
 import { byTrace, SPAN_KIND, otlpReceiverFor, startOtlpReceiver, summary, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
-import { freePort, startServiceFor, type RunningService, type StartOptions } from '../helpers/service.js';
+import { freePort, startServiceFor, type RunningService } from '../helpers/service.js';
 
 /** Env that turns tracing on (the helper disables the SDK by default) with quick batches. */
 function tracingEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -18,17 +18,7 @@ function tracingEnv(extra: Record<string, string> = {}): Record<string, string> 
 const start = startServiceFor;
 const receiver = (t: TestContext): Promise<OtlpReceiver> => otlpReceiverFor(t);
 
-/** Connect, send `payload`, half-close, read everything back until the server closes. Bounded by `timeoutMs`. */
-async function echo(port: number, payload: Buffer, timeoutMs = 10_000): Promise<Buffer> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`echo timed out after ${timeoutMs} ms`)));
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'connect');
-  socket.end(payload);
-  await once(socket, 'close');
-  return Buffer.concat(chunks);
-}
+const echo = echoAll;
 
 /** Runs `total` echoes with `concurrency` at a time; returns how many came back byte for byte. */
 async function echoMany(port: number, total: number, concurrency: number): Promise<number> {
