@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
-import { connect, ping } from '../helpers/echo-client.js';
+import { connect, ping, until } from '../helpers/echo-client.js';
 import { baseComponents, freePort, spawnMain, type SpawnedMain } from '../helpers/service.js';
 
 /** GET `url`: the status, or 0 when nothing answers (not listening yet, or gone). */
@@ -141,6 +141,7 @@ test('cluster mode: polled from start, /readyz is never 200 before the echo port
   const { service, notReady } = await startPolled(t, { workers: 2 });
   // The monitor listens before the workers do (they take a while to start): starting is visible.
   assert.ok(notReady > 0, 'no 503 seen while the workers started');
-  assert.match(service.stderr(), /2 echo workers ready/);
+  // The line travels through the log queue and may trail the readiness it reports: waited for.
+  await until(() => /2 echo workers ready/.test(service.stderr()), 'the "2 echo workers ready" line', 60_000);
   await drainIsNotReady(service);
 });
