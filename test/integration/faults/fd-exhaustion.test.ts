@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { ping, sleep } from '../../helpers/echo-client.js';
+import { ping, sleep, until } from '../../helpers/echo-client.js';
 import { metric } from '../../helpers/monitor-client.js';
 import { rawHttp } from '../../helpers/raw-http.js';
 import { startService } from '../../helpers/service.js';
@@ -92,5 +92,6 @@ test(`prlimit --nofile=${LIMIT} with max_connections 1000: lowered to the limit,
   assert.ok(rejected > 0, `rejected ${rejected}`);
   assert.equal(await metric(service, 'tcp-echo.accept.errors', {}, 'exact'), 0);
   // Refusals are visible: counted (above) and logged, at most a line a second.
-  assert.match(service.stderr(), new RegExp(`Rejected \\d+ connection\\(s\\): max_connections \\(${warning[1]}\\) reached`));
+  const rejectedLine = new RegExp(`Rejected \\d+ connection\\(s\\): max_connections \\(${warning[1]}\\) reached`);
+  await until(() => rejectedLine.test(service.stderr()), 'the rejection line', 60_000);
 });
