@@ -1,8 +1,9 @@
 /**
- * 200 clients that send and never read. The service must stop reading from them (TCP
- * backpressure) instead of buffering: its RSS growth stays under a fixed bound, 50 well-behaved
- * clients keep their echo latency meanwhile, and once the 200 start reading they get back every
- * byte they sent, in order. (userver's sample queues every read without bound here.)
+ * Clients that send and never read (up to 200, as many as the kernel's TCP memory allows). The
+ * service must stop reading from them (TCP backpressure) instead of buffering: its RSS growth stays
+ * under a fixed bound, 50 well-behaved clients keep their echo meanwhile, and once the non-readers
+ * start reading they get back every byte they sent, in order. (userver's sample queues every read
+ * without bound here.)
  */
 import assert from 'node:assert/strict';
 import type net from 'node:net';
@@ -18,9 +19,9 @@ import {
   waitFor,
 } from '../../helpers/echo-client.js';
 import { metricValue, monitorJson } from '../../helpers/monitor-client.js';
+import { tcpMemoryInUseBytes, tcpMemoryPressureBytes } from '../../helpers/kernel-tcp.js';
 import { rssBytes, startService } from '../../helpers/service.js';
 
-const HOGS = 200;
 const READERS = 50;
 /** The per-connection buffer bound of the shipped config (tcp-echo's default). */
 const BUFFER_BYTES = 64 * 1024;
@@ -28,9 +29,18 @@ const BUFFER_BYTES = 64 * 1024;
  * wmem_max 4 MiB, the service's autotuned receive buffer, its send buffer) absorb up to about 8-10 MiB
  * per connection whatever the service does (at 8 MiB, 85% of hogs never stalled in one CI run), so
  * the cap sits above that; the service's own bound is checked on its buffered-bytes gauge and its
- * RSS. An unbounded service would hold most of HOGS × this (3.2 GiB). */
+ * RSS. An unbounded service would hold most of HOGS × this. */
 const HOG_CAP_BYTES = 16 * 1024 * 1024;
-/** No `'drain'` for this long = the hog looks stalled (a true stall never ends; a slow service's does). */
+/**
+ * How many non-readers. Each parks up to HOG_CAP_BYTES in kernel buffers on both ends, and all TCP
+ * sockets of the machine share `tcp_mem`: 200 hogs parked 1.6 GiB, past this machine's 1.5 GiB
+ * pressure threshold, where Linux drops segments and backs off their retransmission (the RTO
+ * doubles up to 120 s). Under load a hog then got no byte back for over 30 s once it read, which
+ * was the kernel, not the service. So the hogs together take at most a quarter of the threshold,
+ * leaving the rest to the other test files running at the same time (24 at least: fewer could not
+ * tell a bounded service's RSS from an unbounded one's, checked below).
+ */
+const HOGS = Math.max(24, Math.min(200, Math.floor((tcpMemoryPressureBytes() ?? 2 ** 32) / 4 / HOG_CAP_BYTES)));/** No `'drain'` for this long = the hog looks stalled (a true stall never ends; a slow service's does). */
 const STALL_MS = 1000;
 /** How long the hogs may take to reach a steady state (every one capped or stalled), however busy the machine. */
 const SETTLE_TIMEOUT_MS = 90_000;
@@ -47,6 +57,8 @@ const READER_ROUNDS = 40;
  * reading, so every hog sends its whole cap and the service would grow by most of the 3.2 GiB.
  */
 const RSS_GROWTH_BOUND = HOGS * (3 * BUFFER_BYTES) + 128 * 1024 * 1024;
+// The bound must still tell an unbounded service (it would grow by most of HOGS × HOG_CAP_BYTES).
+assert.ok(RSS_GROWTH_BOUND < (HOGS * HOG_CAP_BYTES) / 2, `${HOGS} hogs cannot tell a bounded service from an unbounded one`);
 /**
  * The buffer bound per connection plus one 64 KiB read of overshoot in each direction (tcp-echo's
  * schema): the write buffer takes a whole chunk while just under its half, and a paused read buffer
@@ -102,7 +114,7 @@ class Hog {
   }
 }
 
-test('200 non-reading clients: bounded RSS growth, steady latency for 50 others, every byte back later', async (t) => {
+test(`${HOGS} non-reading clients: bounded RSS growth, steady latency for 50 others, every byte back later`, async (t) => {
   const service = await startService();
   t.after(() => service.stop());
 
@@ -115,7 +127,9 @@ test('200 non-reading clients: bounded RSS growth, steady latency for 50 others,
   const rssBefore = rssBytes(service.pid);
 
   let rssPeak = rssBefore;
+  let kernelPeak = tcpMemoryInUseBytes() ?? 0;
   const sampler = setInterval(() => {
+    kernelPeak = Math.max(kernelPeak, tcpMemoryInUseBytes() ?? 0);
     try {
       rssPeak = Math.max(rssPeak, rssBytes(service.pid));
     } catch {
@@ -183,6 +197,7 @@ test('200 non-reading clients: bounded RSS growth, steady latency for 50 others,
     `hogs sent ${mib(sent.reduce((a, b) => a + b, 0))} (${capped} reached the ${mib(HOG_CAP_BYTES)} cap); ` +
       `RSS ${mib(rssBefore)} -> peak ${mib(rssPeak)}: growth ${mib(growth)} (bound ${mib(RSS_GROWTH_BOUND)}); ` +
       `service buffered ${mib(buffered ?? Number.NaN)} (bound ${mib(BUFFERED_BOUND)}), ${pauses} backpressure pauses; ` +
+      `kernel TCP memory peak ${mib(kernelPeak)} (pressure at ${mib(tcpMemoryPressureBytes() ?? Number.NaN)}); ` +
       `readers p99 ${p99Before.toFixed(2)} ms -> ${p99During.toFixed(2)} ms, ` +
       `p50 ${percentile(baseline.latenciesMs, 50).toFixed(2)} -> ${percentile(during.latenciesMs, 50).toFixed(2)} ms`,
   );
