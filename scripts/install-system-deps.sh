@@ -2,7 +2,8 @@
 # Debian packages the tests use: a real Prometheus and promtool (metrics and dashboard tests) and
 # docker-compose (to validate docker-compose.yml; no engine is needed for `config -q`), a C
 # compiler for the benchmark's native load generator (test/integration/bench-native-generator.test.ts),
-# `ss` (iproute2: keepalive timers) and `prlimit` (util-linux: descriptor exhaustion) for the hardening tests.
+# `ss` (iproute2: keepalive timers), `prlimit` (util-linux: descriptor exhaustion) and python3 (reads an
+# accepted socket's options back from the kernel: test/helpers/socket-options.py) for the hardening tests.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -11,6 +12,7 @@ command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -11,6 +11,7 @@ import { boolean, duration, integer, object, optional, size, string, type Infer 
 import { ConfigMissingKeyError, ConfigValueError, errorMessage, type ConfigLocation } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import type { LogFields, Logger } from '../log/logger.js';
+import { applyToListener, applyToSocket, type AcceptedSocketOptions } from '../net/accepted-socket-options.js';
 import { formatAddress, listen } from '../net/listen.js';
 import { listenUnix, removeStaleSocket, unixSocketPathProblem } from '../net/unix-socket.js';
 import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionInfo, type ConnectionTracer } from '../telemetry/connection-trace.js';
@@ -186,6 +187,9 @@ export class EchoComponent implements Component {
   private readonly proxyHeaders: ProxyHeaderReader | undefined;
   private refusedUnlogged = 0;
   private lastRefuseLog = -Infinity;
+  private readonly socketOptions: AcceptedSocketOptions;
+  /** False once the listener carries the socket options, so accepted sockets inherit them. */
+  private socketOptionsPerConnection = true;
 
   /**
    * `logFields` are bound to every log line (a cluster worker names itself: `worker`, `pid`);
@@ -214,13 +218,10 @@ export class EchoComponent implements Component {
     // Each direction's stream buffer gets half of buffer_size, so together they hold buffer_size:
     // a paused readable still fills to its highWaterMark before libuv stops reading (Readable docs).
     const highWaterMark = Math.ceil(config.buffer_size / 2);
-    this.server = net.createServer({
-      allowHalfOpen: true,
-      noDelay: config.no_delay,
-      highWaterMark,
-      keepAlive: config.tcp_keepalive,
-      keepAliveInitialDelay: config.tcp_keepalive_idle,
-    });
+    // no_delay and tcp_keepalive go on the listener once it listens (accepted-socket-options.ts),
+    // not through Node's per-accept server options.
+    this.socketOptions = { noDelay: config.no_delay, keepAlive: config.tcp_keepalive, keepAliveInitialDelayMs: config.tcp_keepalive_idle };
+    this.server = net.createServer({ allowHalfOpen: true, highWaterMark });
     // Node closes connections beyond maxConnections itself and emits 'drop'; 0 would reject all.
     // Never past the open-file limit: there, libuv refuses connections silently (it accepts and
     // closes them with a spare descriptor; no error reaches us) and the monitor starves with it.
@@ -257,6 +258,8 @@ export class EchoComponent implements Component {
     const port = this.config.port as number; // checked at construction: exactly one of port and unix-socket
     const bound = await listen(this.server, { address, port, backlog }, { component: ECHO_COMPONENT_NAME, portKey: PORT_KEY });
     this.boundPort = bound.port;
+    // Synchronously after 'listening': no connection has been accepted yet.
+    this.socketOptionsPerConnection = !applyToListener(this.server, this.socketOptions);
     if (this.acceptingStopped) {
       // Shutdown began while we were binding.
       this.server.close();
@@ -282,6 +285,8 @@ export class EchoComponent implements Component {
   private async startUnix(socketPath: string): Promise<void> {
     if (!this.sharedSocket) await removeStaleSocket(socketPath, ECHO_COMPONENT_NAME);
     await listenUnix(this.server, socketPath, this.config.backlog, ECHO_COMPONENT_NAME);
+    // TCP options mean nothing on a unix socket (Node's own server options skip it too).
+    this.socketOptionsPerConnection = false;
     if (this.acceptingStopped) {
       this.server.close();
       return;
@@ -349,6 +354,7 @@ export class EchoComponent implements Component {
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
+    if (this.socketOptionsPerConnection) applyToSocket(socket, this.socketOptions);
     try {
       const info = this.nextConnectionInfo(socket);
       const connection = new EchoConnection(socket, info, this.connectionDeps);
@@ -363,6 +369,7 @@ export class EchoComponent implements Component {
 
   // With proxy_protocol on, the header comes first; the echo starts in onProxyHeader.
   private readonly onProxiedConnection = (socket: net.Socket): void => {
+    if (this.socketOptionsPerConnection) applyToSocket(socket, this.socketOptions);
     (this.proxyHeaders as ProxyHeaderReader).begin(socket);
   };
 

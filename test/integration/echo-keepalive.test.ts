@@ -3,7 +3,9 @@
  * the real built service: accepted sockets carry SO_KEEPALIVE with the configured idle time (seen
  * in the kernel's own view, `ss -tno`), none with `tcp_keepalive: false`; a peer that vanishes
  * (loopback taken down in a private network namespace) is closed by the keepalive alone;
- * idle_timeout counts tcp-echo's reads and writes, as its description says.
+ * idle_timeout counts tcp-echo's reads and writes, as its description says. The options are set
+ * once on the listener and inherited by accepted sockets, alone and in cluster mode: each accepted
+ * socket's own options are read back from the kernel.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +14,7 @@ import type net from 'node:net';
 import { test } from 'node:test';
 import { connect, ping, sleep } from '../helpers/echo-client.js';
 import { metric, metricUntil } from '../helpers/monitor-client.js';
-import { ROOT, startService } from '../helpers/service.js';
+import { ROOT, startService, type RunningService } from '../helpers/service.js';
 
 const echoOption = (options: Record<string, unknown>) => (c: Record<string, Record<string, unknown>>) =>
   void Object.assign(c['tcp-echo']!, options);
@@ -25,6 +27,66 @@ function serverSideTimers(port: number): string[] {
     .filter((line) => line.trim() !== '')
     .map((line) => /timer:\([^)]*\)/.exec(line)?.[0] ?? 'no timer');
 }
+
+interface AcceptedOptions {
+  nodelay: boolean;
+  keepalive: boolean;
+  keepidle: number;
+  keepintvl: number;
+  keepcnt: number;
+}
+
+/** The kernel's options of the service's own end of `socket`, in whichever of its processes holds it. */
+function acceptedOptions(service: RunningService, socket: net.Socket, pids: readonly number[] = [service.pid]): AcceptedOptions {
+  const helper = path.join(ROOT, 'test', 'helpers', 'socket-options.py');
+  const problems: string[] = [];
+  for (const pid of pids) {
+    try {
+      const out = execFileSync('python3', [helper, String(pid), String(service.echoPort), String(socket.localPort)], { encoding: 'utf8', stdio: 'pipe' });
+      return JSON.parse(out) as AcceptedOptions;
+    } catch (error) {
+      problems.push(String((error as { stderr?: string }).stderr ?? error).trim());
+    }
+  }
+  throw new Error(`no process of ${pids.join(', ')} holds the accepted socket: ${problems.join('; ')}`);
+}
+
+test('accepted sockets carry TCP_NODELAY and keepalive (idle, 1 s interval, 10 probes) as configured; none when switched off', async (t) => {
+  const on = await startService({ components: echoOption({ tcp_keepalive_idle: '45s' }) });
+  t.after(() => on.stop());
+  const off = await startService({ components: echoOption({ no_delay: false, tcp_keepalive: false }) });
+  t.after(() => off.stop());
+  for (const [service, expected] of [
+    [on, { nodelay: true, keepalive: true, keepidle: 45, keepintvl: 1, keepcnt: 10 }],
+    [off, { nodelay: false, keepalive: false }],
+  ] as const) {
+    // Several connections: the first accepted and later ones alike.
+    for (let i = 0; i < 3; i++) {
+      const socket = await connect(service.echoPort);
+      t.after(() => socket.destroy());
+      await ping(socket, Buffer.from('hello'));
+      const options = acceptedOptions(service, socket);
+      assert.equal(options.nodelay, expected.nodelay, JSON.stringify(options));
+      assert.equal(options.keepalive, expected.keepalive, JSON.stringify(options));
+      if ('keepidle' in expected) {
+        assert.deepEqual([options.keepidle, options.keepintvl, options.keepcnt], [expected.keepidle, expected.keepintvl, expected.keepcnt]);
+      }
+    }
+  }
+});
+
+test('cluster mode: the workers\' accepted sockets carry the same options', { timeout: 120_000 }, async (t) => {
+  const service = await startService({ components: echoOption({ workers: 2, tcp_keepalive_idle: '50s' }) });
+  t.after(() => service.stop());
+  const workers = execFileSync('pgrep', ['-P', String(service.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  for (let i = 0; i < 4; i++) {
+    const socket = await connect(service.echoPort);
+    t.after(() => socket.destroy());
+    await ping(socket, Buffer.from('hello'));
+    const options = acceptedOptions(service, socket, workers);
+    assert.deepEqual(options, { nodelay: true, keepalive: true, keepidle: 50, keepintvl: 1, keepcnt: 10 });
+  }
+});
 
 test('tcp_keepalive (default on): accepted sockets have SO_KEEPALIVE with tcp_keepalive_idle', async (t) => {
   const service = await startService({ components: echoOption({ tcp_keepalive_idle: '45s' }) });
