@@ -88,12 +88,16 @@ const server = http.createServer((request, response) => {
     const body = Buffer.concat(chunks);
     stats.requests++;
     stats.bytes += body.length;
-    if ((request.headers['content-type'] ?? '').includes('json')) stats.spans += countSpans(body);
-    else {
+    if ((request.headers['content-type'] ?? '').includes('json')) {
+      stats.spans += countSpans(body);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    } else {
       stats.protobufRequests++;
       stats.spans += countProtobufSpans(body);
+      // As a collector answers: an empty ExportTraceServiceResponse (no partial_success) is zero
+      // bytes. A JSON `{}` here made the exporter decode two bytes of garbage as protobuf per batch.
+      response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     }
-    response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
 });
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
