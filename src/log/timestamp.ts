@@ -22,7 +22,32 @@ export function formatLogTimestamp(epochMicros: number): string {
 // Wall clock = monotonic clock + offset. The offset is re-read from Date.now() every few seconds so
 // that NTP steps and slews reach the logs; between re-reads microseconds come from the monotonic clock.
 const RESYNC_MS = 5_000;
-let offsetMs = Date.now() - performance.now();
+/** A reading of Date.now() counts when the monotonic clock moved at most this much around it. */
+const TIGHT_READING_MS = 1;
+
+/**
+ * Date.now() minus performance.now(). The two reads must be taken together: a process preempted
+ * between them (a busy machine) would skew every timestamp until the next re-read (a 12 ms skew
+ * was seen under load). So Date.now() is bracketed by two monotonic reads and read again, a few
+ * times at most, until the bracket is tight; the tightest reading wins.
+ */
+function wallClockOffsetMs(): number {
+  let best = Infinity;
+  let offset = 0;
+  for (let attempt = 0; attempt < 5 && best > TIGHT_READING_MS; attempt++) {
+    const before = performance.now();
+    const wall = Date.now();
+    const after = performance.now();
+    if (after - before < best) {
+      best = after - before;
+      // Date.now() truncates: the true time lies within [wall, wall + 1).
+      offset = wall + 0.5 - (before + after) / 2;
+    }
+  }
+  return offset;
+}
+
+let offsetMs = wallClockOffsetMs();
 let syncedAt = performance.now();
 
 /** Microseconds since the Unix epoch, now. */
@@ -30,7 +55,7 @@ export function nowEpochMicros(): number {
   const now = performance.now();
   if (now - syncedAt > RESYNC_MS) {
     syncedAt = now;
-    offsetMs = Date.now() - now;
+    offsetMs = wallClockOffsetMs();
   }
   return Math.floor((offsetMs + now) * 1000);
 }
