@@ -15,8 +15,35 @@ import { stringify } from 'yaml';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAIN = path.join(ROOT, 'dist', 'main.js');
 
-/** A free TCP port on 127.0.0.1 (bound then released; good enough on loopback). */
+/**
+ * The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`): the ports it hands to
+ * outgoing connections and to `listen(0)`.
+ */
+function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low as number, high as number];
+  } catch {
+    // Not Linux: the IANA range.
+  }
+  return [49152, 65535];
+}
+
+/** Ports below the ephemeral range, where picked ports come from. */
+const PICK_LOW = 10_000;
+const PICK_HIGH = ephemeralPortRange()[0] - 1;
+
+/**
+ * A TCP port free on 127.0.0.1 now, for a service to bind a moment later. Picked at random below
+ * the ephemeral range: a port from `listen(0)` lies inside it, where any outgoing connection of
+ * the machine (tests open thousands) may take it as its local port before the service binds it.
+ * Falls back to `listen(0)` when the range is too small to pick from.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; PICK_HIGH - PICK_LOW > 1000 && attempt < 50; attempt++) {
+    const port = PICK_LOW + Math.floor(Math.random() * (PICK_HIGH - PICK_LOW + 1));
+    if (await bindable(port)) return port;
+  }
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -24,6 +51,22 @@ export async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * True when the service could not bind one of `ports` because it was in use: another process took
+ * it between `freePort()` and the bind (a shared machine), so the run says nothing about the service.
+ */
+export function lostPortRace(stderr: string, ports: readonly number[]): boolean {
+  return ports.some((port) => stderr.includes(`:${port}: address already in use`));
 }
 
 /** The `components` of a test config: the shipped shape, on the given ports, logging to stderr. */
@@ -84,10 +127,26 @@ export async function startServiceFor(t: TestContext, options: StartOptions = {}
   return service;
 }
 
-/** Writes a config and starts the service; the caller should `t.after(() => service.stop())`. */
+/**
+ * Writes a config and starts the service; the caller should `t.after(() => service.stop())`.
+ * A start that lost one of its picked ports to another process is retried on new ports.
+ */
 export async function startService(options: StartOptions = {}): Promise<RunningService> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServiceOnce(options);
+    } catch (error) {
+      if (!(error instanceof PortRaceError) || attempt >= 3) throw error;
+    }
+  }
+}
+
+class PortRaceError extends Error {}
+
+async function startServiceOnce(options: StartOptions): Promise<RunningService> {
   const echoPort = await freePort();
-  const monitorPort = await freePort();
+  let monitorPort = await freePort();
+  while (monitorPort === echoPort) monitorPort = await freePort();
   const components = baseComponents(echoPort, monitorPort);
   options.components?.(components);
   const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-test-'));
@@ -130,7 +189,8 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     await waitReady(service, options.readyTimeoutMs ?? 60_000, options.echoReady ?? (() => canConnect(service.echoPort)));
   } catch (error) {
     await service.stop('SIGKILL');
-    throw new Error(`service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`);
+    const message = `service did not become ready: ${(error as Error).message}\nstderr:\n${stderr}`;
+    throw lostPortRace(stderr, [echoPort, monitorPort]) ? new PortRaceError(message) : new Error(message);
   }
   return service;
 }

@@ -20,7 +20,7 @@ import { sleep } from '../../helpers/echo-client.js';
 import { fuzzCase, rejectionProblem, type Expectation, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
 import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
 import { rawHttp } from '../../helpers/raw-http.js';
-import { MAIN, canConnect, freePort, runCli } from '../../helpers/service.js';
+import { MAIN, canConnect, freePort, lostPortRace, runCli } from '../../helpers/service.js';
 import { parse } from 'yaml';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -149,13 +149,21 @@ test(`config fuzz, spawned: a sample of each kind of generated config (seed ${SE
   const worker = async (): Promise<void> => {
     while (next < indexes.length && failures.length < 10) {
       const index = indexes[next++] as number;
-      const echoPort = await freePort();
-      // A port just released can be handed out again at once: the two listeners need two.
-      let monitorPort = await freePort();
-      while (monitorPort === echoPort) monitorPort = await freePort();
-      const c = fuzzCase(SEED, index, schema, echoPort, monitorPort);
       const file = path.join(dir, `case-${index}.yaml`);
-      const outcome = await run(c, file, echoPort, monitorPort);
+      let c: FuzzCase;
+      let outcome: Outcome;
+      for (let attempt = 1; ; attempt++) {
+        const echoPort = await freePort();
+        // A port just released can be handed out again at once: the two listeners need two.
+        let monitorPort = await freePort();
+        while (monitorPort === echoPort) monitorPort = await freePort();
+        c = fuzzCase(SEED, index, schema, echoPort, monitorPort);
+        outcome = await run(c, file, echoPort, monitorPort);
+        // Another process took a picked port before the service bound it: that run says nothing
+        // about the config; the same case runs again on other ports (one that clashes by itself
+        // clashes every time and is judged on the third run).
+        if (attempt >= 3 || outcome.kind !== 'exited' || !lostPortRace(outcome.stderr, [echoPort, monitorPort])) break;
+      }
       const key = `${c.expect.kind}->${outcome.kind}`;
       tally.set(key, (tally.get(key) ?? 0) + 1);
       if (outcome.kind === 'exited' && outcome.ms > slowest.ms) Object.assign(slowest, { ms: outcome.ms, label: c.label });
