@@ -91,7 +91,7 @@ describe('logging (real service)', () => {
       readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0), 'the first connection to be logged', 10_000);
     fs.renameSync(file, `${file}.1`);
     process.kill(service.pid, 'SIGUSR1');
-    await until(() => fs.existsSync(file), 'the reopened file', 10_000);
+    await until(() => fs.existsSync(file), 'the reopened file', 30_000);
     await echoOnce(service.echoPort, Buffer.from('after rotation'));
     await until(() =>
       readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0), 'the second connection to be logged in the new file', 10_000);
@@ -114,7 +114,7 @@ describe('logging (real service)', () => {
     process.kill(service.pid, 'SIGUSR1');
     await echoOnce(service.echoPort, Buffer.from('after SIGUSR1'));
     const exitCode = service.stop(); // one SIGTERM, then waits for the exit
-    await until(() => /SIGTERM received/.test(service.stderr()), 'shutdown to begin', 10_000);
+    await until(() => /SIGTERM received/.test(service.stderr()), 'shutdown to begin', 30_000);
     // A logrotate postrotate at the wrong moment must not kill the service (Node's default action).
     for (let i = 0; i < 10; i++) {
       process.kill(service.pid, 'SIGUSR1');
@@ -225,7 +225,7 @@ describe('logging (real service)', () => {
     });
     t.after(() => service.stop());
     for (let i = 0; i < 3; i++) await echoOnce(service.echoPort, Buffer.from(`still echoing ${i}`));
-    await until(() => /cannot write log lines/.test(service.stderr()), 'the error report', 10_000);
+    await until(() => /cannot write log lines/.test(service.stderr()), 'the error report', 30_000);
     assert.equal(await service.stop(), 0);
     const reports = service
       .stderr()

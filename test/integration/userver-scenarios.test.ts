@@ -53,7 +53,7 @@ async function resetMetrics(): Promise<void> {
 
 /** Previous tests' connections must be gone before a reset, or their closes would count after it. */
 async function quiesce(): Promise<void> {
-  await until(async () => (await metrics({ path: 'tcp-echo.sockets.active' })).valueAt('tcp-echo.sockets.active') === 0, 'no active sockets', 10_000);
+  await until(async () => (await metrics({ path: 'tcp-echo.sockets.active' })).valueAt('tcp-echo.sockets.active') === 0, 'no active sockets', 30_000);
 }
 
 async function connect(port: number): Promise<net.Socket> {
@@ -218,7 +218,7 @@ test('25 send-only sockets: the service reads everything and stays healthy', { t
     tasks.push(sendAllData(socket));
   }
   await Promise.all(tasks);
-  await until(async () => (await metrics({ path: 'tcp-echo.bytes.read' })).valueAt('tcp-echo.bytes.read') === DATA_LENGTH * SOCKETS, `bytes.read = ${DATA_LENGTH * SOCKETS}`, 10_000);
+  await until(async () => (await metrics({ path: 'tcp-echo.bytes.read' })).valueAt('tcp-echo.bytes.read') === DATA_LENGTH * SOCKETS, `bytes.read = ${DATA_LENGTH * SOCKETS}`, 30_000);
   assert.equal((await fetch(`${service.monitorUrl}/ping`)).status, 200);
   const probe = await connect(service.echoPort);
   t.after(() => probe.destroy());
@@ -246,7 +246,7 @@ test('through the gate: split segments echo byte-exact; an RST mid-transfer coun
   gate.toServer.pass();
   gate.toClient.pass();
   await gate.resetAll();
-  await until(async () => (await metrics({ prefix: 'tcp-echo.sockets.' })).valueAt('tcp-echo.sockets.close-reasons', { reason: 'reset' }) === 1, 'close-reasons{reason=reset} = 1', 10_000);
+  await until(async () => (await metrics({ prefix: 'tcp-echo.sockets.' })).valueAt('tcp-echo.sockets.close-reasons', { reason: 'reset' }) === 1, 'close-reasons{reason=reset} = 1', 30_000);
 });
 
 test('metrics smoke: the JSON view has many metrics, each a list of {value, labels, type}', { timeout: 30_000 }, async () => {

@@ -185,7 +185,7 @@ test('one connection: byte-identical echo, counters, duration and tracing calls 
   const { echo, port, traces, durations } = await startEcho(t);
   const data = randomData(300_000);
   await roundTrip(port, data, [1, 7, 1460, 65536, 100_000]);
-  await until(() => echo.stats.closed === 1, 'the close to be counted', 5000);
+  await until(() => echo.stats.closed === 1, 'the close to be counted', 30_000);
   const stats = echo.stats;
   assert.equal(stats.opened, 1);
   assert.equal(stats.active, 0);
@@ -213,19 +213,19 @@ test('bytesWritten counts what reached the kernel, not what is queued for a clie
   t.after(() => client.destroy());
   await client.offer(32 * 1024 * 1024, 1500);
   const stats = echo.stats;
-  await until(() => stats.bytesRead() > 0, 'bytes to be read', 5000);
+  await until(() => stats.bytesRead() > 0, 'bytes to be read', 30_000);
   // Whatever the service holds in its own buffers is read but not yet written.
   assert.equal(stats.bytesRead() - stats.bytesWritten(), stats.bufferedBytes());
   assert.ok(stats.bufferedBytes() <= 64 * 1024 + 2 * 64 * 1024, `buffered ${stats.bufferedBytes()}`);
   // Counted when reading pauses, while the client still reads nothing.
-  await until(() => stats.backpressurePauses >= 1, 'a backpressure pause while the client does not read', 5000);
+  await until(() => stats.backpressurePauses >= 1, 'a backpressure pause while the client does not read', 30_000);
   // Let the client read everything: the write side drains (a backpressure pause ends).
   const total = client.socket.bytesWritten;
   client.socket.end();
   const echoed = collect(client.socket, total, { untilEnd: true });
   client.socket.resume();
   await echoed;
-  await until(() => stats.closed === 1, 'the close', 5000);
+  await until(() => stats.closed === 1, 'the close', 30_000);
   assert.ok(stats.backpressurePauses >= 1, `pauses ${stats.backpressurePauses}`);
   assert.equal(stats.bytesWritten(), total);
 });
@@ -236,7 +236,7 @@ test('an IPv4 client of a dual-stack listener is reported as IPv4', async (t) =>
   const socket = await connect(port);
   await ping(socket, Buffer.from('hello'));
   socket.destroy();
-  await until(() => traces.length === 1 && traces[0]!.outcome !== undefined, 'the connection to end', 5000);
+  await until(() => traces.length === 1 && traces[0]!.outcome !== undefined, 'the connection to end', 30_000);
   assert.equal(traces[0]!.info.peerAddress, '127.0.0.1');
   assert.equal(traces[0]!.info.networkType, 'ipv4');
 });
@@ -246,9 +246,9 @@ test('a peer reset is an ordinary close with reason reset, and the listener keep
   const victim = await connect(port);
   victim.on('error', () => {});
   victim.write(randomData(1024 * 1024));
-  await until(() => echo.stats.bytesRead() > 0, 'bytes to arrive', 5000);
+  await until(() => echo.stats.bytesRead() > 0, 'bytes to arrive', 30_000);
   victim.resetAndDestroy();
-  await until(() => echo.stats.closed === 1, 'the reset to be counted', 5000);
+  await until(() => echo.stats.closed === 1, 'the reset to be counted', 30_000);
   assert.equal(echo.stats.closeReasons.reset, 1);
   const outcome = traces[0]!.outcome!;
   assert.equal(outcome.reason, 'reset');
@@ -370,7 +370,7 @@ test('a failing tracer never breaks the echo: the failure is contained per conne
   refusedOne.on('error', () => {});
   await serverClosed(refusedOne, 5000);
   await roundTrip(port, randomData(100_000), [4096]);
-  await until(() => echo.stats.closed === 2, 'both traced connections to be counted', 5000);
+  await until(() => echo.stats.closed === 2, 'both traced connections to be counted', 30_000);
   assert.equal(echo.stats.opened, 2);
   assert.equal(echo.stats.closeReasons.eof, 2);
   assert.equal(echo.stats.active, 0);

@@ -117,7 +117,7 @@ describe('OTLP export of connection spans', () => {
   it('one connection gives one sock span with the attributes and one send child in the same trace', async () => {
     const payload = Buffer.from('x'.repeat(32));
     assert.deepEqual(await echoOnce(echo.port, payload), payload);
-    const spans = await receiver.waitFor((s) => s.length >= 2, 5000);
+    const spans = await receiver.waitFor((s) => s.length >= 2, 30_000);
     const sock = spans.find((s) => s.name === 'sock');
     const send = spans.find((s) => s.name === 'send');
     assert.ok(sock && send, `both spans arrive: ${spans.map((s) => s.name).join(',')}`);
@@ -152,7 +152,7 @@ describe('OTLP export of connection spans', () => {
   it("a connection's log lines carry its sock span's trace_id and span_id and the fd", async () => {
     const before = receiver.spans.length;
     await echoOnce(echo.port, Buffer.from('hello'));
-    const spans = await receiver.waitFor((s) => s.slice(before).some((x) => x.name === 'sock'), 5000);
+    const spans = await receiver.waitFor((s) => s.slice(before).some((x) => x.name === 'sock'), 30_000);
     const sock = spans.slice(before).find((s) => s.name === 'sock')!;
     const mine = lines.filter((l) => l.fields.trace_id === sock.traceId);
     assert.deepEqual(
@@ -169,7 +169,7 @@ describe('OTLP export of connection spans', () => {
     const before = receiver.spans.length;
     const n = 25;
     await Promise.all(Array.from({ length: n }, (_, i) => echoOnce(echo.port, Buffer.from(`conn ${i}`))));
-    const spans = await receiver.waitFor((s) => s.length - before >= 2 * n, 10_000);
+    const spans = await receiver.waitFor((s) => s.length - before >= 2 * n, 30_000);
     const traces = byTrace(spans.slice(before));
     assert.equal(traces.size, n);
     const numbers = new Set<unknown>();
@@ -193,7 +193,7 @@ describe('OTLP export of connection spans', () => {
     await once(socket, 'connect');
     socket.end();
     await once(socket, 'close');
-    const spans = await receiver.waitFor((s) => s.slice(before).some((x) => x.name === 'sock'), 5000);
+    const spans = await receiver.waitFor((s) => s.slice(before).some((x) => x.name === 'sock'), 30_000);
     const sock = spans.slice(before).find((s) => s.name === 'sock')!;
     assert.equal(sock.attributes['sock.bytes_read'], 0);
     assert.equal(spans.slice(before).filter((s) => s.traceId === sock.traceId).length, 1);
