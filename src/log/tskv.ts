@@ -45,6 +45,24 @@ export function escapeTskvKey(key: string): string {
   return KEY_SPECIAL.test(key) ? key.replace(KEY_SPECIAL_ALL, escapeKeyChar) : key;
 }
 
+/**
+ * `\tkey=` for each key seen, escaped once: the keys of a service's lines are a small fixed set
+ * (`sock_number`, `peer_address`...), and escaping one is a regular-expression test each time.
+ * Bounded, so keys made from data cannot grow it without end; past the bound keys are escaped as
+ * they come.
+ */
+const KEY_PARTS = new Map<string, string>();
+const KEY_PARTS_MAX = 512;
+
+function keyPart(key: string): string {
+  let part = KEY_PARTS.get(key);
+  if (part === undefined) {
+    part = '\t' + escapeTskvKey(key) + '=';
+    if (KEY_PARTS.size < KEY_PARTS_MAX) KEY_PARTS.set(key, part);
+  }
+  return part;
+}
+
 /** `\tkey=value` for every defined field, escaped; `''` for none. */
 export function tskvFields(fields: LogFields | undefined): string {
   if (fields === undefined) return '';
@@ -52,7 +70,7 @@ export function tskvFields(fields: LogFields | undefined): string {
   for (const key in fields) {
     const value = fields[key];
     if (value === undefined) continue;
-    out += '\t' + escapeTskvKey(key) + '=' + (typeof value === 'string' ? escapeTskvValue(value) : String(value));
+    out += keyPart(key) + (typeof value === 'string' ? escapeTskvValue(value) : String(value));
   }
   return out;
 }
