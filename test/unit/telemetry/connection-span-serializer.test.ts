@@ -157,7 +157,13 @@ describe('one-pass OTLP (JSON and protobuf) for connection spans', () => {
       outcome: { reason: 'error', bytesRead: 1, bytesWritten: 0, error: new Error('e'.repeat(300)) },
       sends: true,
     };
-    const spans = connectionSpans(resource, [...CASES, long]);
+    // Short non-ASCII text: the UTF-8 path beside the ASCII fast path of short strings.
+    const accented: Case = {
+      info: { ...PROXIED, number: 46 },
+      outcome: { reason: 'error', bytesRead: 2, bytesWritten: 2, error: new Error('réinitialisé ✓') },
+      sends: true,
+    };
+    const spans = connectionSpans(resource, [...CASES, long, accented]);
     const ours = encodeConnectionSpansProtobuf(spans);
     assert.ok(ours !== undefined, 'a batch of connection spans is encoded in one pass');
     const sdk = ProtobufTraceSerializer.serializeRequest(spans);
