@@ -53,6 +53,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Two different free ports (a port just released can be picked again at once), for the echo and the monitor. */
+export async function freePortPair(): Promise<[number, number]> {
+  const first = await freePort();
+  let second = await freePort();
+  while (second === first) second = await freePort();
+  return [first, second];
+}
+
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
@@ -144,9 +152,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
 class PortRaceError extends Error {}
 
 async function startServiceOnce(options: StartOptions): Promise<RunningService> {
-  const echoPort = await freePort();
-  let monitorPort = await freePort();
-  while (monitorPort === echoPort) monitorPort = await freePort();
+  const [echoPort, monitorPort] = await freePortPair();
   const components = baseComponents(echoPort, monitorPort);
   options.components?.(components);
   const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-test-'));

@@ -20,7 +20,7 @@ import { sleep } from '../../helpers/echo-client.js';
 import { fuzzCase, rejectionProblem, type Expectation, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
 import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
 import { rawHttp } from '../../helpers/raw-http.js';
-import { MAIN, canConnect, freePort, lostPortRace, runCli } from '../../helpers/service.js';
+import { MAIN, canConnect, freePortPair, lostPortRace, runCli } from '../../helpers/service.js';
 import { parse } from 'yaml';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -153,10 +153,7 @@ test(`config fuzz, spawned: a sample of each kind of generated config (seed ${SE
       let c: FuzzCase;
       let outcome: Outcome;
       for (let attempt = 1; ; attempt++) {
-        const echoPort = await freePort();
-        // A port just released can be handed out again at once: the two listeners need two.
-        let monitorPort = await freePort();
-        while (monitorPort === echoPort) monitorPort = await freePort();
+        const [echoPort, monitorPort] = await freePortPair();
         c = fuzzCase(SEED, index, schema, echoPort, monitorPort);
         outcome = await run(c, file, echoPort, monitorPort);
         // Another process took a picked port before the service bound it: that run says nothing
