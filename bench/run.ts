@@ -15,6 +15,7 @@ import path from 'node:path';
 import { buildBench, OUT_DIR, removeBuild, ROOT, snapshotService } from './lib/build.js';
 import { buildNativeGenerator } from './lib/native.js';
 import { measureAll } from './lib/runner.js';
+import { pinSelf } from './lib/cpu-pinning.js';
 import { MODE_DESCRIPTIONS, SHIPPED_CONFIG, startSink, type Server, type Sink } from './lib/servers.js';
 import { parseSettings, USAGE } from './lib/settings.js';
 import { aggregate, FIGURES, TARGET_MODE } from './report/figures.js';
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
       `${settings.generator} generator; work dir ${workDir}`,
   );
 
-  const sink = await startSink(benchJs, workDir);
+  if (settings.pinning) pinSelf(settings.pinning.load);
+  const sink = await startSink(benchJs, workDir, settings.pinning?.load);
   running.sink = sink;
   let measured: Awaited<ReturnType<typeof measureAll>>;
   try {

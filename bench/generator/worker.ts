@@ -49,8 +49,24 @@ function countError(error: NodeJS.ErrnoException): void {
   errors[code] = (errors[code] ?? 0) + 1;
 }
 
-function connect(): net.Socket {
-  const socket = net.connect({ host: task.host, port: task.port, noDelay: true });
+/**
+ * connrate closes first, so every cycle leaves a TIME_WAIT holding its 4-tuple for 60 s; from one
+ * source address the ports run out within seconds and each connect then hunts for a reusable one
+ * (the native generator's bind_next_source says more). Loopback answers on all of 127.0.0.0/8, so
+ * connrate cycles through SOURCE_ADDRESSES of them, never 127.0.0.1.
+ */
+const SOURCE_ADDRESSES = 1024;
+const spreadSources = task.host.startsWith('127.');
+let sourceSeq = task.workerIndex * 131;
+
+function nextSourceAddress(): string | undefined {
+  if (!spreadSources) return undefined;
+  const n = 1 + (sourceSeq++ % SOURCE_ADDRESSES);
+  return `127.2.${n >> 8}.${n & 255}`;
+}
+
+function connect(localAddress?: string): net.Socket {
+  const socket = net.connect({ host: task.host, port: task.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
   sockets.add(socket);
   socket.on('error', countError);
   socket.on('close', () => {
@@ -196,7 +212,7 @@ function cycle(): void {
   if (run.stopping) return reportWhenIdle();
   const startedAt = performance.now();
   const start = phase();
-  const socket = connect();
+  const socket = connect(nextSourceAddress());
   let received = 0;
   let failed = false;
   socket.on('connect', () => socket.write(slice(pattern, start, task.requestSize)));

@@ -10,6 +10,7 @@ import type { GeneratorResult, Scenario } from '../generator/protocol.js';
 import type { RunRecord } from '../report/figures.js';
 import { formatNumber } from '../report/markdown.js';
 import type { BenchReport } from '../report/types.js';
+import { onCores } from './cpu-pinning.js';
 import { startServer, type Mode, type Server, type Sink } from './servers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +37,8 @@ export interface RunContext {
 /** Runs the load generator against a server; resolves with its result line. */
 function runGenerator(context: RunContext, args: string[], timeoutMs: number): Promise<GeneratorResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(context.benchJs, 'generator', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, commandArgs] = onCores(context.settings.pinning?.load, process.execPath, [path.join(context.benchJs, 'generator', 'main.js'), ...args]);
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     context.running.generator = child;
     let stdout = '';
     let stderr = '';
@@ -125,6 +127,7 @@ async function measure(context: RunContext, record: RunRecord, total: number, re
         sinkPort: sink.port,
         label,
         nodeFlags: settings.serverNodeFlags,
+        ...(settings.pinning ? { cores: settings.pinning.server } : {}),
         ...(context.profileModes.includes(mode) ? { cpuProfDir: context.profileDir } : {}),
       });
       context.running.server = server;

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 // The runner (tsx, from source) shares the test suite's process helpers rather than copying them.
 import { canConnect, freePort } from '../../test/helpers/service.js';
 import { ROOT } from './build.js';
+import { onCores } from './cpu-pinning.js';
 
 /** How the server under test is set up. */
 export const MODES = ['bare', 'off', 'metrics', 'traced', 'full', 'cluster'] as const;
@@ -47,11 +48,14 @@ interface Launch {
   env: Record<string, string>;
   /** File receiving stdout and stderr (the service's log). */
   logFile: string;
+  /** The cores it may run on (taskset's list); undefined = any. */
+  cores: string | undefined;
 }
 
-function launch({ args, env, logFile }: Launch): { child: ChildProcess; exited: Promise<number | string> } {
+function launch({ args, env, logFile, cores }: Launch): { child: ChildProcess; exited: Promise<number | string> } {
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', log, log] });
+  const [command, commandArgs] = onCores(cores, process.execPath, args);
+  const child = spawn(command, commandArgs, { cwd: ROOT, env, stdio: ['ignore', log, log] });
   closeSync(log);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return { child, exited };
@@ -125,16 +129,20 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** Extra `node` flags for tcp-echo (not the bare echo), e.g. `--initial-heap-size=64` to try a GC setting. */
   nodeFlags?: string[];
+  /** The cores the server may run on (bench/lib/cpu-pinning.ts); ignored for cluster mode. */
+  cores?: string;
 }
 
 /** Starts the server for `mode` and waits until it echoes (and, for tcp-echo, answers /ping). */
 export async function startServer(options: StartOptions): Promise<Server> {
   const { mode, workDir, label } = options;
+  // Cluster mode's point is a worker per core: pinned to one core it would measure nothing.
+  const cores = mode === 'cluster' ? undefined : options.cores;
   const echoPort = await freePort();
   const logFile = path.join(workDir, `${label}.log`);
   const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${label}.cpuprofile`] : [];
   if (mode === 'bare') {
-    const { child, exited } = launch({ args: [...profile, path.join(options.benchJs, 'bare-echo.js'), String(echoPort)], env: baseEnv(), logFile });
+    const { child, exited } = launch({ args: [...profile, path.join(options.benchJs, 'bare-echo.js'), String(echoPort)], env: baseEnv(), logFile, cores });
     await waitReady('bare echo', exited, () => canConnect(echoPort), logFile);
     return { mode, pid: child.pid!, echoPort, monitorUrl: undefined, stop: stopper(child, exited) };
   }
@@ -149,7 +157,7 @@ export async function startServer(options: StartOptions): Promise<Server> {
     configFile = path.join(workDir, `${label}.yaml`);
     writeFileSync(configFile, stringify(generatedConfig(mode, echoPort, monitorPort, sink)));
   }
-  const { child, exited } = launch({ args: [...profile, ...(options.nodeFlags ?? []), options.main, '-c', configFile], env, logFile });
+  const { child, exited } = launch({ args: [...profile, ...(options.nodeFlags ?? []), options.main, '-c', configFile], env, logFile, cores });
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   const stop = stopper(child, exited);
   try {
@@ -188,10 +196,10 @@ export interface Sink {
   stop(): Promise<number | string>;
 }
 
-export async function startSink(benchJs: string, workDir: string): Promise<Sink> {
+export async function startSink(benchJs: string, workDir: string, cores: string | undefined): Promise<Sink> {
   const port = await freePort();
   const logFile = path.join(workDir, 'otlp-sink.log');
-  const { child, exited } = launch({ args: [path.join(benchJs, 'otlp-sink.js'), String(port)], env: baseEnv(), logFile });
+  const { child, exited } = launch({ args: [path.join(benchJs, 'otlp-sink.js'), String(port)], env: baseEnv(), logFile, cores });
   await waitReady('OTLP sink', exited, () => httpOk(`http://127.0.0.1:${port}/stats`), logFile);
   return {
     port,

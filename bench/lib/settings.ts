@@ -6,6 +6,7 @@ import type { BenchReport } from '../report/types.js';
 import { shippedNodeFlags } from '../../test/helpers/node-flags.js';
 import { listFlag, numberFlag, parseFlags, stringFlag, type Flags } from './args.js';
 import { BENCH_DIR, ROOT } from './build.js';
+import { planPinning } from './cpu-pinning.js';
 import { MODES, type Mode } from './servers.js';
 
 export const USAGE = `npm run bench -- [flags]
@@ -30,7 +31,9 @@ export const USAGE = `npm run bench -- [flags]
   --retries N             ... at most N more times per run (default 1) ...
   --retry-budget S        ... spending at most S seconds on re-measurements in all (default 60, quick 15)
   --out DIR               where results go (default bench/results; quick: .tmp/bench-quick)
-  --keep                  keep the work directory (configs, server logs)`;
+  --keep                  keep the work directory (configs, server logs)
+  --no-pin                let the scheduler place the processes (default: the server on core 0, the generator,
+                          the OTLP sink and the runner on the other cores; bench/lib/cpu-pinning.ts says why)`;
 
 /** Where a quick run's results go: git-ignored, so it never replaces the published full run. */
 export const QUICK_OUT_DIR = path.join(ROOT, '.tmp', 'bench-quick');
@@ -97,5 +100,8 @@ export function parseSettings(argv: readonly string[]): { settings: BenchReport[
     keep: flags.has('keep'),
     explicitModes: flags.has('modes'),
   };
+  const pinned = planPinning(flags.has('no-pin'));
+  if ('pinning' in pinned) settings.pinning = pinned.pinning;
+  else settings.pinningUnavailable = pinned.reason;
   return { settings, options };
 }

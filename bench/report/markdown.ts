@@ -126,7 +126,10 @@ export function renderMarkdown(report: BenchReport): string {
     `- a run in which other processes kept more than ${s.maxBackground} cores busy was measured again (at most ${s.retries} time(s), within the time budget)`,
     `- order (alternating; each round reverses the previous): ${report.order.join(' → ')}`,
     '- CPU: utime+stime+cutime+cstime of the server and its live children from /proc/PID/stat inside the measured window; ' +
-      'RSS: summed over the same processes. Load generator, OTLP sink and server share the machine\'s cores.',
+      'RSS: summed over the same processes.',
+    s.pinning
+      ? `- cores: every server but cluster mode's on core ${s.pinning.server}; load generator, OTLP sink and runner on core(s) ${s.pinning.load} (bench/lib/cpu-pinning.ts)`
+      : `- cores: not pinned (${s.pinningUnavailable ?? 'unknown'}): load generator, OTLP sink and server share the machine's cores`,
     '',
   );
   const notes = report.notes;

@@ -3,6 +3,7 @@
  * (markdown.ts, svg.ts) and report.ts, which calls them, do not import each other.
  */
 import type { GeneratorKind, Scenario } from '../generator/protocol.js';
+import type { Pinning } from '../lib/cpu-pinning.js';
 import type { Mode } from '../lib/servers.js';
 import type { Cell, RunRecord } from './figures.js';
 
@@ -16,6 +17,9 @@ export interface BenchReport {
     /** The load generator of every run, and why the native one was not used when it was not. */
     generator: GeneratorKind;
     nativeUnavailable?: string;
+    /** Server on one core, load (generator, sink, runner) on the others; absent with the reason when not pinned. */
+    pinning?: Pinning;
+    pinningUnavailable?: string;
     rounds: number;
     modes: Mode[];
     scenarios: Scenario[];

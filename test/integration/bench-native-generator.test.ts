@@ -38,13 +38,17 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A real echo that tallies, per closed connection, the bytes it read and wrote back. */
-async function countingEcho(transform?: (chunk: Buffer) => Buffer): Promise<{ port: number; read(): number; written(): number; closed(): number; close(): Promise<void> }> {
+async function countingEcho(
+  transform?: (chunk: Buffer) => Buffer,
+): Promise<{ port: number; read(): number; written(): number; closed(): number; peers: Set<string>; close(): Promise<void> }> {
+  const peers = new Set<string>();
   let read = 0;
   let written = 0;
   let closed = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    peers.add(socket.remoteAddress ?? '');
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       sockets.delete(socket);
@@ -62,6 +66,7 @@ async function countingEcho(transform?: (chunk: Buffer) => Buffer): Promise<{ po
     read: () => read,
     written: () => written,
     closed: () => closed,
+    peers,
     async close() {
       for (const socket of sockets) socket.destroy();
       server.close();
@@ -132,6 +137,17 @@ describe('native load generator', () => {
     assert.equal(r.totalBytes, r.totalOps * 32);
     assert.equal(echo.read(), r.totalOps * 32);
     assert.equal(echo.written(), r.totalOps * 32);
+  });
+
+  it('connrate: cycles through source addresses of 127.2.0.0/16, so TIME_WAITs never exhaust the ports of one', async (t) => {
+    const echo = await countingEcho();
+    t.after(() => echo.close());
+    const r = await run('connrate', echo.port, ['--connections', '4', '--request-size', '32']);
+    await settled(() => echo.closed() === r.totalOps);
+    assert.deepEqual([r.verifyFailures, r.incomplete, r.errors], [0, 0, {}]);
+    const peers = [...echo.peers];
+    assert.ok(peers.every((p) => /^127\.2\.\d+\.\d+$/.test(p)), `peer addresses ${peers.slice(0, 5).join(', ')}`);
+    assert.equal(echo.peers.size, Math.min(r.totalOps, 1024), `${echo.peers.size} addresses for ${r.totalOps} connections`);
   });
 
   it('idle: holds every connection after one echo, then closes them all', async (t) => {

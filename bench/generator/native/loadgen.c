@@ -52,6 +52,7 @@ static struct {
   int connections, message_size, window, request_size, connect_concurrency, drain_timeout_ms;
   double measure_start, measure_end;
   uint32_t phase_seed;
+  bool spread_sources;
 } cfg = { .connections = 1, .message_size = 16384, .window = 262144, .request_size = 32, .connect_concurrency = 64, .drain_timeout_ms = 10000 };
 
 struct conn {
@@ -131,6 +132,27 @@ static void open_failed(struct conn *c, int err) {
   if (cfg.scenario == IDLE) settle(c, false);
 }
 
+/*
+ * connrate closes first, so each cycle leaves a TIME_WAIT on our side for 60 s, holding its
+ * 4-tuple. From one source address to one server port there are only ip_local_port_range ports
+ * (28,232 here): at 20,000 cycles/s they are all held within two seconds, and from then on every
+ * connect() searches the TIME_WAIT buckets for one it may reuse, a cost that lands on the
+ * generator and grows with the run. Loopback answers on all of 127.0.0.0/8, so connrate spreads
+ * its connections over SOURCE_ADDRESSES source addresses (bound without a port, so the kernel
+ * still picks the port at connect time, per 4-tuple): then a free port is found at once.
+ */
+#define SOURCE_ADDRESSES 1024u
+static uint32_t source_seq;
+
+static void bind_next_source(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0 };
+  /* 127.2.0.1 ... 127.2.4.0: never 127.0.0.1, which other processes of the machine use. */
+  src.sin_addr.s_addr = htonl(0x7f020000u + 1u + source_seq++ % SOURCE_ADDRESSES);
+  bind(fd, (struct sockaddr *)&src, sizeof src); /* on failure connect() picks the source itself */
+}
+
 static void open_conn(struct conn *c) {
   memset(c, 0, sizeof *c);
   c->fd = -1;
@@ -150,6 +172,7 @@ static void open_conn(struct conn *c) {
    * the connect's completion; EPOLLRDHUP tells a FIN that arrived with the last data. */
   struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
   epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (cfg.spread_sources) bind_next_source(fd);
   if (connect(fd, (struct sockaddr *)&cfg.addr, sizeof cfg.addr) < 0 && errno != EINPROGRESS) open_failed(c, errno);
 }
 
@@ -378,6 +401,7 @@ static int parse_args(int argc, char **argv) {
   cfg.addr.sin_family = AF_INET;
   cfg.addr.sin_port = htons(port);
   if (inet_pton(AF_INET, host, &cfg.addr.sin_addr) != 1) return fprintf(stderr, "loadgen: --host must be an IPv4 address\n"), -1;
+  cfg.spread_sources = cfg.scenario == CONNRATE && (ntohl(cfg.addr.sin_addr.s_addr) >> 24) == 127;
   return 0;
 }
 
