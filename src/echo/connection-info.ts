@@ -79,10 +79,27 @@ class AddressMemo {
 const peerAddresses = new AddressMemo();
 const localAddresses = new AddressMemo();
 
-/** Builds the ConnectionInfo of the `number`-th accepted socket. */
-export function connectionInfo(socket: Socket, number: number): ConnectionInfo {
+/** A listener's own address and port, when every socket it accepts has exactly these as its local end. */
+export interface FixedLocalEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * The local end every accepted socket of a listener bound to `address:port` has, or undefined for
+ * a wildcard listener (`0.0.0.0`, `::`), whose sockets each carry the address they were reached
+ * on. Known once, it saves a getsockname(2) and an address string per connection.
+ */
+export function fixedLocalEndpoint(address: string, port: number): FixedLocalEndpoint | undefined {
+  return address === '0.0.0.0' || address === '::' ? undefined : { address, port };
+}
+
+/**
+ * Builds the ConnectionInfo of the `number`-th accepted socket; `local` is the listener's
+ * {@link fixedLocalEndpoint}, when it has one.
+ */
+export function connectionInfo(socket: Socket, number: number, local: HandleAddress = endpoint(socket, false)): ConnectionInfo {
   const peer = endpoint(socket, true);
-  const local = endpoint(socket, false);
   const peerAddress = peerAddresses.get(peer.address);
   return {
     fd: socketFd(socket),

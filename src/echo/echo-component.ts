@@ -17,7 +17,7 @@ import { listenUnix, removeStaleSocket, unixSocketPathProblem } from '../net/uni
 import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionInfo, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
-import { connectionInfo, normalizeAddress } from './connection-info.js';
+import { connectionInfo, fixedLocalEndpoint, normalizeAddress, type FixedLocalEndpoint } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { FD_RESERVE, connectionBudget, openDescriptors, openFileLimit } from './fd-budget.js';
 import { registerEchoMetrics } from './echo-instruments.js';
@@ -244,6 +244,9 @@ export class EchoComponent implements Component {
     context.lifecycle.onStopping(() => this.stopAccepting());
   }
 
+  /** The local end of every accepted socket, when the listener is bound to one address (not a wildcard). */
+  private localEndpoint: FixedLocalEndpoint | undefined;
+
   /** The bound TCP port once listening (useful with `port: 0`). */
   get port(): number | undefined {
     return this.boundPort;
@@ -258,6 +261,7 @@ export class EchoComponent implements Component {
     const port = this.config.port as number; // checked at construction: exactly one of port and unix-socket
     const bound = await listen(this.server, { address, port, backlog }, { component: ECHO_COMPONENT_NAME, portKey: PORT_KEY });
     this.boundPort = bound.port;
+    this.localEndpoint = fixedLocalEndpoint(bound.address, bound.port);
     // Synchronously after 'listening': no connection has been accepted yet.
     this.socketOptionsPerConnection = !applyToListener(this.server, this.socketOptions);
     if (this.acceptingStopped) {
@@ -349,7 +353,7 @@ export class EchoComponent implements Component {
 
   /** The facts of the next accepted socket; on a unix socket its spans say `network.transport=unix`. */
   private nextConnectionInfo(socket: net.Socket): ConnectionInfo {
-    const info = connectionInfo(socket, ++this.accepted);
+    const info = this.localEndpoint === undefined ? connectionInfo(socket, ++this.accepted) : connectionInfo(socket, ++this.accepted, this.localEndpoint);
     return this.unix ? { ...info, transport: 'unix' } : info;
   }
 

@@ -98,6 +98,32 @@ describe('tracing over OTLP/HTTP', () => {
     await until(async () => (promSample(await metricsText(service), 'tcp_echo_tracing_spans_exported_total') ?? 0) >= 2, 'exported counter', 30_000);
   });
 
+  it('server.address: the listener\'s own address when bound to one, the address each client reached on a wildcard listener', async (t) => {
+    const r = await receiver(t);
+    const service = await start(t, {
+      env: tracingEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: r.url }),
+      components: (c) => {
+        (c['tcp-echo'] as Record<string, unknown>).address = '0.0.0.0';
+      },
+    });
+    // All of 127.0.0.0/8 is loopback: a wildcard listener is reached on each of these addresses.
+    const reachedOn = ['127.0.0.2', '127.0.0.3'];
+    for (const host of reachedOn) {
+      const socket = net.connect(service.echoPort, host);
+      socket.on('error', () => {});
+      const back: Buffer[] = [];
+      socket.on('data', (c: Buffer) => back.push(c));
+      await once(socket, 'connect');
+      socket.end(Buffer.from(`via ${host}`));
+      await once(socket, 'close');
+      assert.equal(Buffer.concat(back).toString(), `via ${host}`);
+    }
+    const socks = (): ReceivedSpan[] => withData(r.spans).filter((s) => s.name === 'sock');
+    await r.waitFor(() => socks().length >= 2, 30_000);
+    assert.deepEqual(socks().map((s) => s.attributes['server.address']).sort(), reachedOn);
+    for (const sock of socks()) assert.equal(sock.attributes['server.port'], service.echoPort);
+  });
+
   it('N connections give N traces; the config file endpoint works; OTEL_SERVICE_NAME wins over service-name', async (t) => {
     const r = await receiver(t);
     const service = await start(t, {
