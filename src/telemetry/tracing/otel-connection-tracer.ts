@@ -120,33 +120,90 @@ const NO_LINKS: ReadableSpan['links'] = Object.freeze([]) as unknown as Readable
 const NO_EVENTS: ReadableSpan['events'] = Object.freeze([]) as unknown as ReadableSpan['events'];
 const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
-/** A finished span as the SDK's SpanImpl would present it to processors and exporters. */
+/**
+ * A finished span as the SDK's SpanImpl would present it to processors and exporters, kept as a
+ * thin view over its connection's {@link SockTrace}: the ids, times and facts are primitives there,
+ * and the SDK-shaped values (SpanContext, HrTime pairs, the attributes object, the status) are
+ * built when a processor or the encoder asks for them. Why: a finished span waits in the batch
+ * queue until its batch is exported, tens of milliseconds at a high connection rate, which is
+ * long enough to survive two young-generation collections and be promoted to the old generation;
+ * built eagerly, the dozen objects of each span were promoted and collected again by the
+ * old-generation collector. Built at export, they are young garbage that costs nothing to drop.
+ */
 export class ConnectionSpan implements ReadableSpan {
-  readonly links = NO_LINKS;
-  readonly events = NO_EVENTS;
-  readonly ended = true;
-  readonly droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
-  readonly duration: HrTime;
-
   constructor(
-    readonly name: string,
-    readonly kind: SpanKind,
-    private readonly context: SpanContext,
-    readonly parentSpanContext: SpanContext | undefined,
-    readonly startTime: HrTime,
-    readonly endTime: HrTime,
-    readonly status: SpanStatus,
-    readonly attributes: Attributes,
+    private readonly trace: SockTrace,
+    /** The `send` child's span id; undefined for the `sock` span itself. */
+    private readonly sendSpanId: string | undefined,
     readonly resource: Resource,
     readonly instrumentationScope: InstrumentationScope,
-  ) {
-    this.duration = hrTimeDuration(startTime, endTime);
+  ) {}
+
+  get name(): string {
+    return this.sendSpanId === undefined ? SPAN.sock : SPAN.send;
+  }
+
+  get kind(): SpanKind {
+    return this.sendSpanId === undefined ? SpanKind.SERVER : SpanKind.INTERNAL;
   }
 
   spanContext(): SpanContext {
-    return this.context;
+    const trace = this.trace;
+    return { traceId: trace.traceId, spanId: this.sendSpanId ?? trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
+  }
+
+  get parentSpanContext(): SpanContext | undefined {
+    if (this.sendSpanId === undefined) return undefined;
+    const trace = this.trace;
+    return { traceId: trace.traceId, spanId: trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
+  }
+
+  get startTime(): HrTime {
+    const trace = this.trace;
+    return hrTime(this.sendSpanId === undefined ? trace.startedAt : (trace.sendStartedAt as number));
+  }
+
+  get endTime(): HrTime {
+    const trace = this.trace;
+    return hrTime(this.sendSpanId === undefined ? trace.endedAt : (trace.sendEndedAt ?? trace.endedAt));
+  }
+
+  get duration(): HrTime {
+    return hrTimeDuration(this.startTime, this.endTime);
+  }
+
+  get status(): SpanStatus {
+    const message = this.sendSpanId === undefined ? this.trace.errorMessage : undefined;
+    return message === undefined ? STATUS_UNSET : { code: SpanStatusCode.ERROR, message };
+  }
+
+  get attributes(): Attributes {
+    const trace = this.trace;
+    // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
+    if (this.sendSpanId !== undefined) return trace.info.fd === undefined ? {} : { [ATTR.fd]: trace.info.fd };
+    const attributes = sockAttributes(trace.info);
+    trace.closingAttributes(attributes);
+    return attributes;
+  }
+
+  // The SDK's constants for a span without links, events or limits hit: on the prototype, not per span.
+  get links(): ReadableSpan['links'] {
+    return NO_LINKS;
+  }
+  get events(): ReadableSpan['events'] {
+    return NO_EVENTS;
+  }
+  get ended(): boolean {
+    return true;
+  }
+  get droppedAttributesCount(): number {
+    return 0;
+  }
+  get droppedEventsCount(): number {
+    return 0;
+  }
+  get droppedLinksCount(): number {
+    return 0;
   }
 }
 
@@ -208,9 +265,10 @@ export class OtelConnectionTracer implements ConnectionTracer {
    * the SDK otherwise anchors each span on its own millisecond-rounded Date.now(), and a `send`
    * child could appear to start before, or end after, its `sock` parent by up to a millisecond.
    */
-  emit(sock: SockTrace, closing: Attributes, error: string | undefined, endedAt: number): void {
-    if (this.sink !== undefined) return this.emitRecords(this.sink, sock, closing, error, endedAt);
-    const info = sock.info;
+  emit(sock: SockTrace): void {
+    if (this.sink !== undefined) return this.emitRecords(this.sink, sock);
+    const { info, endedAt } = sock;
+    const error = sock.errorMessage;
     const attributes = sockAttributes(info);
     this.ids.preset(sock.traceId, sock.spanId);
     let span: Span;
@@ -238,6 +296,8 @@ export class OtelConnectionTracer implements ConnectionTracer {
       );
       send.end(hrTime(sock.sendEndedAt ?? endedAt));
     }
+    const closing: Attributes = {};
+    sock.closingAttributes(closing);
     span.setAttributes(closing);
     if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
     span.end(hrTime(endedAt));
@@ -245,36 +305,31 @@ export class OtelConnectionTracer implements ConnectionTracer {
 
   /**
    * The fast path of {@link emit}: both spans as records, in the SDK's order (the `send` child
-   * ends first), with the attributes in the order the SDK path sets them.
+   * ends first); their fields are read from `sock` when asked for ({@link ConnectionSpan}).
    */
-  private emitRecords(sink: SpanSink, sock: SockTrace, closing: Attributes, error: string | undefined, endedAt: number): void {
-    const info = sock.info;
-    const attributes = sockAttributes(info);
-    for (const key in closing) attributes[key] = closing[key];
-    const sockContext: SpanContext = { traceId: sock.traceId, spanId: sock.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
-    const end = hrTime(endedAt);
+  private emitRecords(sink: SpanSink, sock: SockTrace): void {
     const { processors, resource, scope } = sink;
     if (sock.sendStartedAt !== undefined) {
-      const sendContext: SpanContext = { traceId: sock.traceId, spanId: this.ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED, traceState: undefined };
-      const send = new ConnectionSpan(
-        SPAN.send, SpanKind.INTERNAL, sendContext, sockContext, hrTime(sock.sendStartedAt),
-        // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
-        sock.sendEndedAt === undefined ? end : hrTime(sock.sendEndedAt), STATUS_UNSET,
-        info.fd === undefined ? {} : { [ATTR.fd]: info.fd }, resource, scope,
-      );
+      const send = new ConnectionSpan(sock, this.ids.generateSpanId(), resource, scope);
       for (const processor of processors) processor.onEnd(send);
     }
-    const status = error === undefined ? STATUS_UNSET : { code: SpanStatusCode.ERROR, message: error };
-    const span = new ConnectionSpan(SPAN.sock, SpanKind.SERVER, sockContext, undefined, hrTime(sock.startedAt), end, status, attributes, resource, scope);
+    const span = new ConnectionSpan(sock, undefined, resource, scope);
     for (const processor of processors) processor.onEnd(span);
   }
 }
 
-/** One sampled connection: its ids, the times its spans will carry, and the bound logger. */
+/** One sampled connection: its ids, the times and facts its spans will carry, and the bound logger. */
 class SockTrace implements ConnectionTrace {
-  /** `performance.now()` when the send side began and ended. */
+  /** `performance.now()` when the send side began and ended, and when the connection ended. */
   sendStartedAt: number | undefined;
   sendEndedAt: number | undefined;
+  endedAt = 0;
+  /** The outcome, once ended (what the `sock` span's closing attributes and status say). */
+  closeReason: string | undefined;
+  bytesRead: number | undefined;
+  bytesWritten: number | undefined;
+  errorType: string | undefined;
+  errorMessage: string | undefined;
   private sendDone = false;
   private ended = false;
 
@@ -301,32 +356,39 @@ class SockTrace implements ConnectionTrace {
   end(outcome: ConnectionOutcome): void {
     if (this.ended) return;
     this.sendEnded();
-    const attributes: Attributes = {
-      [ATTR.closeReason]: outcome.reason,
-      [ATTR.bytesRead]: outcome.bytesRead,
-      [ATTR.bytesWritten]: outcome.bytesWritten,
-    };
+    this.closeReason = outcome.reason;
+    this.bytesRead = outcome.bytesRead;
+    this.bytesWritten = outcome.bytesWritten;
     // A peer reset (`reset`) is an ordinary close for an echo server, not a failure of ours:
     // the close reason records it and the status stays unset. Other socket errors are errors.
-    let error: string | undefined;
     if (outcome.error !== undefined && outcome.reason !== 'reset') {
-      attributes[ATTR.errorType] = errorType(outcome.error);
-      error = outcome.error.message;
+      this.errorType = errorType(outcome.error);
+      this.errorMessage = outcome.error.message;
     }
-    this.finish(attributes, error);
+    this.finish();
   }
 
-  /** Shutdown without an outcome from the echo side. */
+  /** Shutdown without an outcome from the echo side (byte totals unknown here). */
   endForShutdown(): void {
     if (this.ended) return;
     this.sendEnded();
-    this.finish({ [ATTR.closeReason]: 'shutdown' }, undefined);
+    this.closeReason = 'shutdown';
+    this.finish();
   }
 
-  private finish(attributes: Attributes, error: string | undefined): void {
+  /** Adds the attributes the `sock` span gets at its end, in the order they were always set. */
+  closingAttributes(attributes: Attributes): void {
+    if (this.closeReason !== undefined) attributes[ATTR.closeReason] = this.closeReason;
+    if (this.bytesRead !== undefined) attributes[ATTR.bytesRead] = this.bytesRead;
+    if (this.bytesWritten !== undefined) attributes[ATTR.bytesWritten] = this.bytesWritten;
+    if (this.errorType !== undefined) attributes[ATTR.errorType] = this.errorType;
+  }
+
+  private finish(): void {
     this.ended = true;
+    this.endedAt = performance.now();
     this.owner.open.delete(this);
-    this.owner.emit(this, attributes, error, performance.now());
+    this.owner.emit(this);
   }
 }
 

@@ -127,10 +127,11 @@ describe('one-pass OTLP (JSON and protobuf) for connection spans', () => {
 
   it('writes times (leading zeros in the nanoseconds, 64-bit nanoseconds) as the SDK does', () => {
     const [span] = connectionSpans(resource, [CASES[2]]);
-    const shifted = Object.assign(Object.create(Object.getPrototypeOf(span) as object) as ReadableSpan, span, {
-      startTime: [1_700_000_000, 5],
-      endTime: [1_700_000_001, 999_999_999],
-    });
+    // The same span with other times: its fields are read-only views, so the times are shadowed.
+    const shifted = Object.create(span as object, {
+      startTime: { value: [1_700_000_000, 5] },
+      endTime: { value: [1_700_000_001, 999_999_999] },
+    }) as ReadableSpan;
     assert.equal(encodeConnectionSpans([shifted]), text(JsonTraceSerializer.serializeRequest([shifted])));
     assert.ok(Buffer.from(encodeConnectionSpansProtobuf([shifted])!).equals(Buffer.from(ProtobufTraceSerializer.serializeRequest([shifted])!)));
   });
