@@ -35,7 +35,7 @@ export interface RunContext {
 }
 
 /** Runs the load generator against a server; resolves with its result line. */
-function runGenerator(context: RunContext, args: string[], timeoutMs: number): Promise<GeneratorResult> {
+export function runGenerator(context: RunContext, args: string[], timeoutMs: number): Promise<GeneratorResult> {
   return new Promise((resolve, reject) => {
     const [command, commandArgs] = onCores(context.settings.pinning?.load, process.execPath, [path.join(context.benchJs, 'generator', 'main.js'), ...args]);
     const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
