@@ -7,15 +7,17 @@
  * whether a change helps (`--b-main` runs another build as B) or what a layer costs (two modes);
  * `npm run bench` stays the instrument for the absolute figures and the targets.
  *
- * Usage: `npm run bench:pair -- --a bare --b full [--pairs 5] [--b-main DIR/dist/main.js]
- *   [--loops 8] [--warmup 2] [--duration 4]`. Connection churn (connect, echo 32 B, close) only.
+ * Usage: `npm run bench:pair -- --a bare --b full [--scenario connrate|pingpong|throughput] [--pairs 5]
+ *   [--b-main DIR/dist/main.js] [--loops 8] [--warmup 2] [--duration 4]`. The figure compared is the
+ * server's CPU per operation: per connection (connrate), per request (pingpong), per GB (throughput);
+ * each side runs half of `npm run bench`'s connections (`--loops` for connrate).
  * Each pair swaps which of the two starts first and which port it gets, so neither has a place
  * advantage. Prints one line per pair and the median ratio.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { GeneratorResult } from './generator/protocol.js';
+import type { GeneratorResult, Scenario } from './generator/protocol.js';
 import { numberFlag, parseFlags, stringFlag } from './lib/args.js';
 import { buildBench, OUT_DIR, removeBuild, snapshotService } from './lib/build.js';
 import { pinSelf, planPinning } from './lib/cpu-pinning.js';
@@ -30,6 +32,13 @@ function modeFlag(value: string, name: string): Mode {
   return value as Mode;
 }
 
+/** What each scenario's comparison divides: the server's CPU per operation, and its unit. */
+const COST: Partial<Record<Scenario, { unit: string; of: (r: GeneratorResult) => number | undefined; rate: (r: GeneratorResult) => string }>> = {
+  connrate: { unit: 'µs/conn', of: (r) => r.cpuUsPerConn, rate: (r) => `${Math.round(r.opsPerSec)} conn/s` },
+  pingpong: { unit: 'µs/req', of: (r) => r.cpuUsPerReq, rate: (r) => `${Math.round(r.opsPerSec)} req/s` },
+  throughput: { unit: 's/GB', of: (r) => r.cpuPerGB, rate: (r) => `${Math.round(r.mbPerSec)} MB/s` },
+};
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const a = modeFlag(stringFlag(flags, 'a', 'bare'), 'a');
@@ -39,14 +48,20 @@ async function main(): Promise<void> {
   const warmup = numberFlag(flags, 'warmup', 2);
   const duration = numberFlag(flags, 'duration', 4, 0.5);
   const bMain = flags.get('b-main');
+  const scenario = stringFlag(flags, 'scenario', 'connrate') as Scenario;
+  const cost = COST[scenario];
+  if (cost === undefined) throw new Error(`--scenario: one of ${Object.keys(COST).join(', ')}`);
   const pinned = planPinning(false);
   if (!('pinning' in pinned)) throw new Error(`paired runs need the server and the load on separate cores: ${pinned.reason}`);
   const { pinning } = pinned;
   pinSelf(pinning.load);
 
-  const parsed = parseSettings(['--scenarios', 'connrate', '--connrate-loops', String(loops), '--warmup', String(warmup), '--duration', String(duration)]);
+  const parsed = parseSettings(['--scenarios', scenario, '--connrate-loops', String(loops), '--warmup', String(warmup), '--duration', String(duration)]);
   if (parsed === undefined) throw new Error('unreachable: no --help given');
   const { settings } = parsed;
+  // Two servers share the load of one benchmark run.
+  settings.pingpong.connections = Math.max(1, Math.round(settings.pingpong.connections / 2));
+  settings.throughput.connections = Math.max(1, Math.round(settings.throughput.connections / 2));
   const benchJs = buildBench();
   const build = buildNativeGenerator(path.join(OUT_DIR, 'native'));
   if (!build.ok) throw new Error(`the native generator is needed: ${build.reason}`);
@@ -57,8 +72,8 @@ async function main(): Promise<void> {
   copyFileSync(SHIPPED_CONFIG, shippedConfig);
   const sink = await startSink(benchJs, workDir, pinning.load);
   const ratios: number[] = [];
-  const cost: Record<'a' | 'b', number[]> = { a: [], b: [] };
-  process.stdout.write(`paired connection churn, ${loops} loops each, ${warmup} s warm-up, ${duration} s window; B = ${b}${typeof bMain === 'string' ? ` (${bMain})` : ''}, A = ${a}\n`);
+  const costs: Record<'a' | 'b', number[]> = { a: [], b: [] };
+  process.stdout.write(`paired ${scenario}, ${scenario === 'connrate' ? `${loops} loops` : `${settings[scenario].connections} connections`} each, ${warmup} s warm-up, ${duration} s window; B = ${b}${typeof bMain === 'string' ? ` (${bMain})` : ''}, A = ${a}\n`);
   try {
     for (let i = 0; i < pairs; i++) {
       // Odd pairs start B first (and give it the first port).
@@ -80,16 +95,17 @@ async function main(): Promise<void> {
         }
         const context = { settings, benchJs, running: {} } as unknown as Parameters<typeof runGenerator>[0];
         const results = await Promise.all(
-          (['a', 'b'] as const).map((side) => runGenerator(context, generatorArgs('connrate', settings, servers[side]!, build.path), 180_000)),
+          (['a', 'b'] as const).map((side) => runGenerator(context, generatorArgs(scenario, settings, servers[side]!, build.path), 180_000)),
         );
         const [ra, rb] = results as [GeneratorResult, GeneratorResult];
-        if (ra.cpuUsPerConn === undefined || rb.cpuUsPerConn === undefined) throw new Error('a generator reported no server CPU');
-        cost.a.push(ra.cpuUsPerConn);
-        cost.b.push(rb.cpuUsPerConn);
-        ratios.push(rb.cpuUsPerConn / ra.cpuUsPerConn);
+        const ca = cost.of(ra);
+        const cb = cost.of(rb);
+        if (ca === undefined || cb === undefined) throw new Error('a generator reported no server CPU');
+        costs.a.push(ca);
+        costs.b.push(cb);
+        ratios.push(cb / ca);
         process.stdout.write(
-          `pair ${i + 1}: A ${ra.cpuUsPerConn.toFixed(1)} µs/conn (${Math.round(ra.opsPerSec)} conn/s), ` +
-            `B ${rb.cpuUsPerConn.toFixed(1)} µs/conn (${Math.round(rb.opsPerSec)} conn/s), B/A ${(rb.cpuUsPerConn / ra.cpuUsPerConn).toFixed(3)}\n`,
+          `pair ${i + 1}: A ${ca.toFixed(2)} ${cost.unit} (${cost.rate(ra)}), B ${cb.toFixed(2)} ${cost.unit} (${cost.rate(rb)}), B/A ${(cb / ca).toFixed(3)}\n`,
         );
       } finally {
         for (const server of Object.values(servers)) await server?.stop();
@@ -102,7 +118,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `median B/A ${median(ratios)!.toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)}); ` +
-      `medians A ${median(cost.a)!.toFixed(1)} µs, B ${median(cost.b)!.toFixed(1)} µs per connection (two servers share the core: absolute figures run high)\n`,
+      `medians A ${median(costs.a)!.toFixed(2)}, B ${median(costs.b)!.toFixed(2)} ${cost.unit} (two servers share the core: absolute figures run high)\n`,
   );
 }
 
