@@ -353,7 +353,7 @@ export class EchoComponent implements Component {
 
   /** The facts of the next accepted socket; on a unix socket its spans say `network.transport=unix`. */
   private nextConnectionInfo(socket: net.Socket): ConnectionInfo {
-    const info = this.localEndpoint === undefined ? connectionInfo(socket, ++this.accepted) : connectionInfo(socket, ++this.accepted, this.localEndpoint);
+    const info = connectionInfo(socket, ++this.accepted, this.localEndpoint);
     return this.unix ? { ...info, transport: 'unix' } : info;
   }
 

@@ -127,7 +127,7 @@ describe('native load generator', () => {
     assert.equal(r.latency?.count, r.windowOps);
   });
 
-  it('connrate: one connection per cycle, 32 B each way, closed by both sides', async (t) => {
+  it('connrate: one connection per cycle, 32 B each way, closed by both sides, from source addresses of 127.2.0.0/16', async (t) => {
     const echo = await countingEcho();
     t.after(() => echo.close());
     const r = await run('connrate', echo.port, ['--connections', '4', '--request-size', '32']);
@@ -137,14 +137,7 @@ describe('native load generator', () => {
     assert.equal(r.totalBytes, r.totalOps * 32);
     assert.equal(echo.read(), r.totalOps * 32);
     assert.equal(echo.written(), r.totalOps * 32);
-  });
-
-  it('connrate: cycles through source addresses of 127.2.0.0/16, so TIME_WAITs never exhaust the ports of one', async (t) => {
-    const echo = await countingEcho();
-    t.after(() => echo.close());
-    const r = await run('connrate', echo.port, ['--connections', '4', '--request-size', '32']);
-    await settled(() => echo.closed() === r.totalOps);
-    assert.deepEqual([r.verifyFailures, r.incomplete, r.errors], [0, 0, {}]);
+    // Cycling through source addresses, so TIME_WAITs never exhaust the ports of one.
     const peers = [...echo.peers];
     assert.ok(peers.every((p) => /^127\.2\.\d+\.\d+$/.test(p)), `peer addresses ${peers.slice(0, 5).join(', ')}`);
     assert.equal(echo.peers.size, Math.min(r.totalOps, 1024), `${echo.peers.size} addresses for ${r.totalOps} connections`);
