@@ -8,8 +8,10 @@
  * `npm run bench` stays the instrument for the absolute figures and the targets.
  *
  * Usage: `npm run bench:pair -- --a bare --b full [--scenario connrate|pingpong|throughput] [--pairs 5]
- *   [--b-main DIR/dist/main.js] [--loops 8] [--warmup 2] [--duration 4]`. The figure compared is the
- * server's CPU per operation: per connection (connrate), per request (pingpong), per GB (throughput);
+ *   [--b-main DIR/dist/main.js] [--a-node-flags=F] [--b-node-flags=F] [--loops 8] [--warmup 2] [--duration 4]`.
+ * `--a-node-flags` / `--b-node-flags` (space-separated, the = form) replace that side's `node` flags
+ * (tcp-echo's shipped ones, package.json config.node_flags, or none for the bare echo), so a V8
+ * setting's trade-off can be paired. The figure compared is the server's CPU per operation: per connection (connrate), per request (pingpong), per GB (throughput);
  * each side runs half of `npm run bench`'s connections (`--loops` for connrate).
  * Each pair swaps which of the two starts first and which port it gets, so neither has a place
  * advantage. Prints one line per pair and the median ratio.
@@ -48,6 +50,11 @@ async function main(): Promise<void> {
   const warmup = numberFlag(flags, 'warmup', 2);
   const duration = numberFlag(flags, 'duration', 4, 0.5);
   const bMain = flags.get('b-main');
+  const sideFlags = (side: 'a' | 'b'): string[] | undefined => {
+    const given = flags.get(`${side}-node-flags`);
+    return typeof given === 'string' ? given.split(/\s+/).filter(Boolean) : undefined;
+  };
+  const nodeFlags = { a: sideFlags('a'), b: sideFlags('b') };
   const scenario = stringFlag(flags, 'scenario', 'connrate') as Scenario;
   const cost = COST[scenario];
   if (cost === undefined) throw new Error(`--scenario: one of ${Object.keys(COST).join(', ')}`);
@@ -73,7 +80,7 @@ async function main(): Promise<void> {
   const sink = await startSink(benchJs, workDir, pinning.load);
   const ratios: number[] = [];
   const costs: Record<'a' | 'b', number[]> = { a: [], b: [] };
-  process.stdout.write(`paired ${scenario}, ${scenario === 'connrate' ? `${loops} loops` : `${settings[scenario].connections} connections`} each, ${warmup} s warm-up, ${duration} s window; B = ${b}${typeof bMain === 'string' ? ` (${bMain})` : ''}, A = ${a}\n`);
+  process.stdout.write(`paired ${scenario}, ${scenario === 'connrate' ? `${loops} loops` : `${settings[scenario].connections} connections`} each, ${warmup} s warm-up, ${duration} s window; B = ${b}${typeof bMain === 'string' ? ` (${bMain})` : ''}${nodeFlags.b ? ` [${nodeFlags.b.join(' ')}]` : ''}, A = ${a}${nodeFlags.a ? ` [${nodeFlags.a.join(' ')}]` : ''}\n`);
   try {
     for (let i = 0; i < pairs; i++) {
       // Odd pairs start B first (and give it the first port).
@@ -89,7 +96,8 @@ async function main(): Promise<void> {
             workDir,
             sinkPort: sink.port,
             label: `pair${i + 1}-${side}`,
-            nodeFlags: settings.serverNodeFlags,
+            nodeFlags: nodeFlags[side] ?? settings.serverNodeFlags,
+            bareNodeFlags: nodeFlags[side],
             cores: pinning.server,
           });
         }

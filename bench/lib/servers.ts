@@ -129,6 +129,8 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** Extra `node` flags for tcp-echo (not the bare echo), e.g. `--initial-heap-size=64` to try a GC setting. */
   nodeFlags?: string[];
+  /** `node` flags for the bare echo, which runs without any unless given (bench:pair's per-side flags). */
+  bareNodeFlags?: string[];
   /** The cores the server may run on (bench/lib/cpu-pinning.ts); ignored for cluster mode. */
   cores?: string;
 }
@@ -142,7 +144,7 @@ export async function startServer(options: StartOptions): Promise<Server> {
   const logFile = path.join(workDir, `${label}.log`);
   const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${label}.cpuprofile`] : [];
   if (mode === 'bare') {
-    const { child, exited } = launch({ args: [...profile, path.join(options.benchJs, 'bare-echo.js'), String(echoPort)], env: baseEnv(), logFile, cores });
+    const { child, exited } = launch({ args: [...profile, ...(options.bareNodeFlags ?? []), path.join(options.benchJs, 'bare-echo.js'), String(echoPort)], env: baseEnv(), logFile, cores });
     await waitReady('bare echo', exited, () => canConnect(echoPort), logFile);
     return { mode, pid: child.pid!, echoPort, monitorUrl: undefined, stop: stopper(child, exited) };
   }
