@@ -17,6 +17,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'errors.ts': [],
   config: [],
   net: [],
+  runtime: [],
   log: ['components', 'config'],
   components: ['cli', 'config', 'log'],
   cli: ['config'],
@@ -25,7 +26,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   monitor: ['components', 'config', 'log', 'net', 'telemetry'],
   cluster: ['components', 'config', 'log', 'echo', 'telemetry'],
   'component-list.ts': ['cluster', 'components', 'log', 'monitor', 'telemetry'],
-  'main.ts': ['cluster', 'component-list.ts', 'components'],
+  'main.ts': ['cluster', 'component-list.ts', 'components', 'runtime'],
 };
 
 function sourceFiles(dir: string): string[] {
