@@ -5,12 +5,13 @@
  * and the image could not name it in package.json `config.node_flags`.
  *
  * Why: every read of an echoed chunk is an ArrayBuffer outside the JS heap (external memory).
- * By default V8 starts a full mark-compact each time 64 MiB of it accumulates, whatever the heap
+ * By default V8 13.6 starts a full mark-compact each time 64 MiB of it accumulates, whatever the heap
  * holds, so a streaming tcp-echo ran a full GC every ~100 ms over its ~12 MiB of live modules and
  * records (the bare echo's heap is 4 MiB, so the same GCs cost it a third). With the flag, external
  * memory counts toward V8's global limit instead, and the young read buffers are reclaimed by
- * scavenges: paired on this machine, 0.61-0.75x the CPU per GB echoed (docs/benchmarks.md,
- * "Fourth pass"). A user who passes `--no-external-memory-accounted-in-global-limit` keeps V8's default.
+ * scavenges: with --initial-heap-size=128, paired, 0.72x the CPU per GB echoed (docs/benchmarks.md,
+ * "Fourth pass"). V8 12 (Node 22) needs none of it: it runs no such collections. A user who
+ * passes `--no-external-memory-accounted-in-global-limit` keeps V8's default.
  */
 import v8 from 'node:v8';
 
