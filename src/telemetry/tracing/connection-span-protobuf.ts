@@ -2,17 +2,19 @@
  * OTLP/HTTP protobuf for our connection spans in one pass (issue 13): for a batch made only of
  * {@link ConnectionSpan} records with one resource and one scope, the ExportTraceServiceRequest is
  * written straight into one buffer: the resource and scope fields taken once per resource from the
- * SDK's own encoding (so they are its bytes), attribute keys encoded once, ids written from hex
- * in place (no Uint8Array per id), no size-estimation pass. Any other batch, or a value this does
+ * SDK's own encoding (so they are its bytes), attribute keys encoded once, each span written from
+ * its connection's record (ids copied as the bytes they were drawn as, attributes from the record's
+ * fields), no size-estimation pass. Any other batch, or a value this does
  * not cover, goes through the SDK's ProtobufTraceSerializer; the output is byte for byte the
  * SDK's (test/unit/telemetry/connection-span-serializer.test.ts).
  */
-import type { Attributes } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { ConnectionSpan } from './otel-connection-tracer.js';
+import { SEND_SPAN_ID_AT, SOCK_SPAN_ID_AT, TRACE_ID_AT } from './id-pool.js';
+import { ATTR, ConnectionSpan, SPAN, type SockTrace } from './otel-connection-tracer.js';
 
 /** The request around the spans: resource and scope fields and what follows the spans, per resource. */
 interface Frame {
@@ -27,8 +29,9 @@ interface Frame {
 }
 
 const frames = new WeakMap<Resource, Frame>();
-/** `KeyValue.key` (tag, length, bytes) per attribute key. */
-const keyFields = new Map<string, Buffer>();
+/** The span names, length-prefixed. */
+const SOCK_NAME = Buffer.from([SPAN.sock.length, ...Buffer.from(SPAN.sock)]);
+const SEND_NAME = Buffer.from([SPAN.send.length, ...Buffer.from(SPAN.send)]);
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** Up to this many bytes are copied by a loop rather than the native copy. */
 const SMALL_COPY = 64;
@@ -154,21 +157,41 @@ class Writer {
     return true;
   }
 
-  /** Length-prefixed bytes from hex; false if `hex` is not `bytes` bytes of hex. */
-  hex(hex: string, bytes: number): boolean {
-    if (hex.length !== bytes * 2) return false;
-    this.ensure(1 + bytes);
+  /** Length-prefixed id bytes copied from `slab` (room ensured by the caller). */
+  id(slab: Buffer, at: number, length: number): void {
     const buf = this.buf;
-    const start = this.pos + 1;
-    // Decoded here: ids are 8 or 16 bytes, less than the native hex write's call costs.
-    for (let i = 0; i < bytes; i++) {
-      const high = nibble(hex.charCodeAt(2 * i));
-      const low = nibble(hex.charCodeAt(2 * i + 1));
-      if ((high | low) < 0) return false;
-      buf[start + i] = (high << 4) | low;
-    }
-    buf[this.pos] = bytes;
-    this.pos = start + bytes;
+    let pos = this.pos;
+    buf[pos++] = length;
+    // 8 or 16 bytes: a loop costs less than the native copy's call.
+    for (let i = at; i < at + length; i++) buf[pos++] = slab[i] as number;
+    this.pos = pos;
+  }
+  /** A KeyValue (field 9) with a string value. */
+  stringAttribute(key: Buffer, value: string): void {
+    this.ensure(key.length + 4);
+    this.byte(0x4a);
+    const kvLengthAt = this.pos++;
+    this.bytes(key);
+    this.byte(0x12);
+    const valueLengthAt = this.pos++;
+    this.byte(0x0a);
+    this.string(value);
+    this.finishLength(valueLengthAt, 1);
+    this.finishLength(kvLengthAt, 1);
+  }
+  /** A KeyValue (field 9) with an int value; false for one the SDK would not write as a plain varint. */
+  intAttribute(key: Buffer, value: number): boolean {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_SAFE) return false;
+    this.ensure(key.length + 14);
+    this.byte(0x4a);
+    const kvLengthAt = this.pos++;
+    this.bytes(key);
+    this.byte(0x12);
+    const valueLengthAt = this.pos++;
+    this.byte(0x18);
+    this.varint(value);
+    this.finishLength(valueLengthAt, 1);
+    this.finishLength(kvLengthAt, 1);
     return true;
   }
   /** HrTime as fixed64 nanoseconds, exact beyond 2^53. */
@@ -185,14 +208,6 @@ class Writer {
     this.pos += 8;
     return true;
   }
-}
-
-/** The value of one hex digit's char code (either case), or -1. */
-function nibble(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 97 && code <= 102) return code - 87;
-  if (code >= 65 && code <= 70) return code - 55;
-  return -1;
 }
 
 function writeVarintAt(buf: Buffer, pos: number, value: number): number {
@@ -213,102 +228,119 @@ function varintSize(value: number): number {
   return n;
 }
 
-/** Writes `ScopeSpans.spans` (tag, length, Span) in the SDK's field order; false when not covered. */
+/** `KeyValue.key` (tag, length, bytes) for one attribute key. */
+function keyField(key: string): Buffer {
+  const bytes = Buffer.from(key, 'utf8');
+  return Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+}
+
+/** The key fields of the attributes a connection span has, encoded once. */
+const KEY = {
+  fd: keyField(ATTR.fd),
+  sockNumber: keyField(ATTR.sockNumber),
+  networkTransport: keyField(ATTR.networkTransport),
+  networkType: keyField(ATTR.networkType),
+  peerAddress: keyField(ATTR.peerAddress),
+  peerPort: keyField(ATTR.peerPort),
+  serverAddress: keyField(ATTR.serverAddress),
+  serverPort: keyField(ATTR.serverPort),
+  clientAddress: keyField(ATTR.clientAddress),
+  clientPort: keyField(ATTR.clientPort),
+  closeReason: keyField(ATTR.closeReason),
+  bytesRead: keyField(ATTR.bytesRead),
+  bytesWritten: keyField(ATTR.bytesWritten),
+  errorType: keyField(ATTR.errorType),
+} as const;
+
+/**
+ * Writes `ScopeSpans.spans` (tag, length, Span) in the SDK's field order, straight from the
+ * connection's record (ids as bytes, facts as fields): no SpanContext, attributes object or key
+ * lookup per span. The attributes go in the order {@link sockAttributes} and the closing ones
+ * give them, which is the order the SDK writes; false when a value is not one this writes as the
+ * SDK does (the batch then goes through the SDK's serializer).
+ */
 function writeSpan(out: Writer, span: ConnectionSpan): boolean {
-  const context = span.spanContext();
-  if (context.traceState !== undefined) return false;
-  out.ensure(4);
+  const { trace, isSend } = span;
+  const slab = trace.idSlab;
+  const at = trace.idAt;
+  out.ensure(4 + 3 * 18 + 12);
   out.byte(0x12);
   // Two bytes reserved for the length (a span is 128..16383 bytes); moved if it is not.
   const lengthAt = out.pos;
   out.pos += 2;
   out.byte(0x0a);
-  if (!out.hex(context.traceId, 16)) return false;
-  out.ensure(1);
+  out.id(slab, at + TRACE_ID_AT, 16);
   out.byte(0x12);
-  if (!out.hex(context.spanId, 8)) return false;
-  const parent = span.parentSpanContext;
-  if (parent?.spanId) {
-    if (parent.isRemote) return false;
-    out.ensure(1);
+  out.id(slab, at + (isSend ? SEND_SPAN_ID_AT : SOCK_SPAN_ID_AT), 8);
+  if (isSend) {
     out.byte(0x22);
-    if (!out.hex(parent.spanId, 8)) return false;
+    out.id(slab, at + SOCK_SPAN_ID_AT, 8);
   }
-  out.ensure(1);
   out.byte(0x2a);
-  out.string(span.name);
+  out.bytes(isSend ? SEND_NAME : SOCK_NAME);
   out.ensure(12);
   out.byte(0x30);
-  out.varint(span.kind + 1);
+  out.varint((isSend ? SpanKind.INTERNAL : SpanKind.SERVER) + 1);
   out.byte(0x39);
   if (!out.time(span.startTime)) return false;
   out.ensure(1);
   out.byte(0x41);
   if (!out.time(span.endTime)) return false;
-  if (!writeAttributes(out, span.attributes)) return false;
+  const info = trace.info;
+  // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
+  if (isSend) {
+    if (info.fd !== undefined && !out.intAttribute(KEY.fd, info.fd)) return false;
+  } else if (!writeSockAttributes(out, trace)) {
+    return false;
+  }
+  // Dropped attributes, events and links (none), then status (field 15): message (2) when there
+  // is one, code (3).
   out.ensure(8);
   out.byte(0x50);
-  out.varint(span.droppedAttributesCount);
+  out.byte(0);
   out.byte(0x60);
-  out.varint(span.droppedEventsCount);
+  out.byte(0);
   out.byte(0x70);
-  out.varint(span.droppedLinksCount);
-  // status (field 15): message (2) when non-empty, code (3).
-  const { status } = span;
+  out.byte(0);
+  const message = isSend ? undefined : trace.errorMessage;
   out.byte(0x7a);
   const statusLengthAt = out.pos++;
-  if (status.message) {
+  if (message) {
     out.ensure(1);
     out.byte(0x12);
-    out.string(status.message);
+    out.string(message);
   }
   out.ensure(8);
   out.byte(0x18);
-  out.varint(status.code);
+  out.varint(message === undefined ? SpanStatusCode.UNSET : SpanStatusCode.ERROR);
   out.finishLength(statusLengthAt, 1);
-  // flags (16, fixed32): trace flags plus "has is_remote".
+  // flags (16, fixed32): trace flags (sampled) plus "has is_remote".
   out.ensure(7);
   out.byte(0x85);
   out.byte(0x01);
-  out.buf.writeUInt32LE(((context.traceFlags & 0xff) | 0x100) >>> 0, out.pos);
+  out.buf.writeUInt32LE((TraceFlags.SAMPLED | 0x100) >>> 0, out.pos);
   out.pos += 4;
   out.finishLength(lengthAt, 2);
   return true;
 }
 
-/** Span.attributes (field 9) as KeyValues; false for a value this does not write as the SDK does. */
-function writeAttributes(out: Writer, attributes: Attributes): boolean {
-  for (const key in attributes) {
-    const value = attributes[key];
-    let keyField = keyFields.get(key);
-    if (keyField === undefined) {
-      const bytes = Buffer.from(key, 'utf8');
-      if (bytes.length >= 0x80) return false;
-      keyField = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
-      if (keyFields.size < 256) keyFields.set(key, keyField);
-    }
-    out.ensure(keyField.length + 8);
-    out.byte(0x4a);
-    const kvLengthAt = out.pos++;
-    out.bytes(keyField);
-    out.ensure(4);
-    out.byte(0x12);
-    const valueLengthAt = out.pos++;
-    if (typeof value === 'string') {
-      out.byte(0x0a);
-      out.string(value);
-    } else if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SAFE) {
-      out.byte(0x18);
-      out.varint(value);
-    } else if (typeof value === 'boolean') {
-      out.byte(0x10);
-      out.byte(value ? 1 : 0);
-    } else {
-      return false;
-    }
-    out.finishLength(valueLengthAt, 1);
-    out.finishLength(kvLengthAt, 1);
-  }
+/** The `sock` span's attributes (field 9), each only when known, as sockAttributes and closingAttributes set them. */
+function writeSockAttributes(out: Writer, trace: SockTrace): boolean {
+  const info = trace.info;
+  if (!out.intAttribute(KEY.sockNumber, info.number)) return false;
+  out.stringAttribute(KEY.networkTransport, info.transport ?? 'tcp');
+  if (info.fd !== undefined && !out.intAttribute(KEY.fd, info.fd)) return false;
+  if (info.networkType !== undefined) out.stringAttribute(KEY.networkType, info.networkType);
+  if (info.peerAddress !== undefined) out.stringAttribute(KEY.peerAddress, info.peerAddress);
+  if (info.peerPort !== undefined && !out.intAttribute(KEY.peerPort, info.peerPort)) return false;
+  if (info.localAddress !== undefined) out.stringAttribute(KEY.serverAddress, info.localAddress);
+  if (info.localPort !== undefined && !out.intAttribute(KEY.serverPort, info.localPort)) return false;
+  if (info.clientAddress !== undefined) out.stringAttribute(KEY.clientAddress, info.clientAddress);
+  if (info.clientPort !== undefined && !out.intAttribute(KEY.clientPort, info.clientPort)) return false;
+  if (trace.closeReason !== undefined) out.stringAttribute(KEY.closeReason, trace.closeReason);
+  if (trace.bytesRead !== undefined && !out.intAttribute(KEY.bytesRead, trace.bytesRead)) return false;
+  if (trace.bytesWritten !== undefined && !out.intAttribute(KEY.bytesWritten, trace.bytesWritten)) return false;
+  if (trace.errorType !== undefined) out.stringAttribute(KEY.errorType, trace.errorType);
   return true;
 }
 

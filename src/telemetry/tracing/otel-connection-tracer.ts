@@ -41,6 +41,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { RandomIdGenerator, type IdGenerator, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../log/logger.js';
+import { IdPool, SEND_SPAN_ID_AT, SOCK_SPAN_ID_AT, TRACE_ID_AT } from './id-pool.js';
 import type {
   ConnectionInfo,
   ConnectionOutcome,
@@ -132,40 +133,41 @@ const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
  */
 export class ConnectionSpan implements ReadableSpan {
   constructor(
-    private readonly trace: SockTrace,
-    /** The `send` child's span id; undefined for the `sock` span itself. */
-    private readonly sendSpanId: string | undefined,
+    /** @internal The connection's record (the OTLP encoder writes from it directly). */
+    readonly trace: SockTrace,
+    /** @internal True for the `send` child, false for the `sock` span itself. */
+    readonly isSend: boolean,
     readonly resource: Resource,
     readonly instrumentationScope: InstrumentationScope,
   ) {}
 
   get name(): string {
-    return this.sendSpanId === undefined ? SPAN.sock : SPAN.send;
+    return this.isSend ? SPAN.send : SPAN.sock;
   }
 
   get kind(): SpanKind {
-    return this.sendSpanId === undefined ? SpanKind.SERVER : SpanKind.INTERNAL;
+    return this.isSend ? SpanKind.INTERNAL : SpanKind.SERVER;
   }
 
   spanContext(): SpanContext {
     const trace = this.trace;
-    return { traceId: trace.traceId, spanId: this.sendSpanId ?? trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
+    return { traceId: trace.traceId, spanId: this.isSend ? trace.sendSpanId : trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
   }
 
   get parentSpanContext(): SpanContext | undefined {
-    if (this.sendSpanId === undefined) return undefined;
+    if (!this.isSend) return undefined;
     const trace = this.trace;
     return { traceId: trace.traceId, spanId: trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
   }
 
   get startTime(): HrTime {
     const trace = this.trace;
-    return hrTime(this.sendSpanId === undefined ? trace.startedAt : (trace.sendStartedAt as number));
+    return hrTime(this.isSend ? (trace.sendStartedAt as number) : trace.startedAt);
   }
 
   get endTime(): HrTime {
     const trace = this.trace;
-    return hrTime(this.sendSpanId === undefined ? trace.endedAt : (trace.sendEndedAt ?? trace.endedAt));
+    return hrTime(this.isSend ? (trace.sendEndedAt ?? trace.endedAt) : trace.endedAt);
   }
 
   get duration(): HrTime {
@@ -173,14 +175,14 @@ export class ConnectionSpan implements ReadableSpan {
   }
 
   get status(): SpanStatus {
-    const message = this.sendSpanId === undefined ? this.trace.errorMessage : undefined;
+    const message = this.isSend ? undefined : this.trace.errorMessage;
     return message === undefined ? STATUS_UNSET : { code: SpanStatusCode.ERROR, message };
   }
 
   get attributes(): Attributes {
     const trace = this.trace;
     // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
-    if (this.sendSpanId !== undefined) return trace.info.fd === undefined ? {} : { [ATTR.fd]: trace.info.fd };
+    if (this.isSend) return trace.info.fd === undefined ? {} : { [ATTR.fd]: trace.info.fd };
     const attributes = sockAttributes(trace.info);
     trace.closingAttributes(attributes);
     return attributes;
@@ -214,6 +216,8 @@ export class ConnectionSpan implements ReadableSpan {
 export class OtelConnectionTracer implements ConnectionTracer {
   /** Connections whose `sock` span is sampled and not yet ended. */
   readonly open = new Set<SockTrace>();
+  /** Where each connection's trace and span ids come from (drawn at accept, for the logs). */
+  private readonly idPool = new IdPool();
 
   /**
    * @param sampler the provider's sampler: decides at accept, and again (the same way) when the
@@ -233,7 +237,9 @@ export class OtelConnectionTracer implements ConnectionTracer {
   start(info: ConnectionInfo, logger: Logger): ConnectionTrace {
     if (this.neverSample) return unsampled(info, logger);
     const startedAt = performance.now();
-    const traceId = this.ids.generateTraceId();
+    const idAt = this.idPool.draw();
+    const idSlab = this.idPool.current;
+    const traceId = idSlab.toString('hex', idAt + TRACE_ID_AT, idAt + TRACE_ID_AT + 16);
     // A connection's span is always a root (no propagated parent on a raw TCP socket), so the
     // sampler sees what it would see inside startSpan: no parent, this trace id, the span's name
     // and kind. Attributes are left out: no standard sampler reads them, and building them here
@@ -243,11 +249,11 @@ export class OtelConnectionTracer implements ConnectionTracer {
       // Sampled out: ids that lead to no trace are not written (they would only mislead), the fd still is.
       return unsampled(info, logger);
     }
-    const spanId = this.ids.generateSpanId();
+    const spanId = idSlab.toString('hex', idAt + SOCK_SPAN_ID_AT, idAt + SOCK_SPAN_ID_AT + 8);
     const bound = logger.child(
       info.fd === undefined ? { trace_id: traceId, span_id: spanId } : { trace_id: traceId, span_id: spanId, fd: info.fd },
     );
-    const sock = new SockTrace(this, info, traceId, spanId, startedAt, bound);
+    const sock = new SockTrace(this, info, traceId, spanId, idSlab, idAt, startedAt, bound);
     this.open.add(sock);
     return sock;
   }
@@ -284,16 +290,23 @@ export class OtelConnectionTracer implements ConnectionTracer {
       this.ids.clear();
     }
     if (sock.sendStartedAt !== undefined) {
-      // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
-      const send = this.tracer.startSpan(
-        SPAN.send,
-        {
-          kind: SpanKind.INTERNAL,
-          startTime: hrTime(sock.sendStartedAt),
-          attributes: info.fd === undefined ? undefined : { [ATTR.fd]: info.fd },
-        },
-        trace.setSpan(ROOT_CONTEXT, span),
-      );
+      // The child's span id is the one drawn for it at accept, as on the record path.
+      this.ids.preset(sock.traceId, sock.sendSpanId);
+      let send: Span;
+      try {
+        // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
+        send = this.tracer.startSpan(
+          SPAN.send,
+          {
+            kind: SpanKind.INTERNAL,
+            startTime: hrTime(sock.sendStartedAt),
+            attributes: info.fd === undefined ? undefined : { [ATTR.fd]: info.fd },
+          },
+          trace.setSpan(ROOT_CONTEXT, span),
+        );
+      } finally {
+        this.ids.clear();
+      }
       send.end(hrTime(sock.sendEndedAt ?? endedAt));
     }
     const closing: Attributes = {};
@@ -310,16 +323,16 @@ export class OtelConnectionTracer implements ConnectionTracer {
   private emitRecords(sink: SpanSink, sock: SockTrace): void {
     const { processors, resource, scope } = sink;
     if (sock.sendStartedAt !== undefined) {
-      const send = new ConnectionSpan(sock, this.ids.generateSpanId(), resource, scope);
+      const send = new ConnectionSpan(sock, true, resource, scope);
       for (const processor of processors) processor.onEnd(send);
     }
-    const span = new ConnectionSpan(sock, undefined, resource, scope);
+    const span = new ConnectionSpan(sock, false, resource, scope);
     for (const processor of processors) processor.onEnd(span);
   }
 }
 
 /** One sampled connection: its ids, the times and facts its spans will carry, and the bound logger. */
-class SockTrace implements ConnectionTrace {
+export class SockTrace implements ConnectionTrace {
   /** `performance.now()` when the send side began and ended, and when the connection ended. */
   sendStartedAt: number | undefined;
   sendEndedAt: number | undefined;
@@ -332,15 +345,24 @@ class SockTrace implements ConnectionTrace {
   errorMessage: string | undefined;
   private sendDone = false;
   private ended = false;
+  private sendSpanHex: string | undefined = undefined;
 
   constructor(
     private readonly owner: OtelConnectionTracer,
     readonly info: ConnectionInfo,
     readonly traceId: string,
     readonly spanId: string,
+    /** The id bytes ({@link IdPool}): trace id, `sock` and `send` span ids at `idAt`. */
+    readonly idSlab: Buffer,
+    readonly idAt: number,
     readonly startedAt: number,
     readonly logger: Logger,
   ) {}
+
+  /** The `send` child's span id (hex), cut from the id bytes when first asked for. */
+  get sendSpanId(): string {
+    return (this.sendSpanHex ??= this.idSlab.toString('hex', this.idAt + SEND_SPAN_ID_AT, this.idAt + SEND_SPAN_ID_AT + 8));
+  }
 
   sendStarted(): void {
     if (this.sendStartedAt !== undefined || this.sendDone || this.ended) return;

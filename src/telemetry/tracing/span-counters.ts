@@ -7,6 +7,7 @@
 import { TraceFlags, type Context } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ConnectionSpan } from './otel-connection-tracer.js';
 
 /** Span fates since start. Only ever grow. */
 export class SpanCounters {
@@ -84,8 +85,9 @@ export class QueueBoundSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    // Unsampled spans never reach the queue (the batch processor skips them too).
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    // Unsampled spans never reach the queue (the batch processor skips them too). A connection
+    // span is sampled by construction: no SpanContext is built to ask.
+    if (!(span instanceof ConnectionSpan) && (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     if (this.passed - this.exporter.handed >= this.maxQueueSize) {
       this.counters.dropped++;
       this.counters.droppedQueueFull++;

@@ -5,10 +5,47 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ROOT_CONTEXT, SamplingDecision, SpanKind } from '@opentelemetry/api';
+import { IDS_PER_CONNECTION, IdPool, SEND_SPAN_ID_AT, SOCK_SPAN_ID_AT } from '../../../src/telemetry/tracing/id-pool.js';
 import { PresetIdGenerator } from '../../../src/telemetry/tracing/otel-connection-tracer.js';
 import { buildSampler, samplerChoiceFromEnv } from '../../../src/telemetry/tracing/sampler.js';
 
 describe('connection span ids', () => {
+  it('IdPool draws random ids per connection and never rewrites the bytes it handed out', () => {
+    const pool = new IdPool();
+    const drawn: { slab: Buffer; at: number; copy: Buffer }[] = [];
+    // Past several slabs, so fresh slabs are taken while earlier connections still hold theirs.
+    for (let i = 0; i < 1000; i++) {
+      const at = pool.draw();
+      const slab = pool.current;
+      drawn.push({ slab, at, copy: Buffer.from(slab.subarray(at, at + IDS_PER_CONNECTION)) });
+    }
+    const traceIds = new Set<string>();
+    const spanIds = new Set<string>();
+    for (const { slab, at, copy } of drawn) {
+      assert.ok(slab.subarray(at, at + IDS_PER_CONNECTION).equals(copy), 'ids already handed out stay as they were');
+      traceIds.add(copy.toString('hex', 0, 16));
+      spanIds.add(copy.toString('hex', SOCK_SPAN_ID_AT, SOCK_SPAN_ID_AT + 8));
+      spanIds.add(copy.toString('hex', SEND_SPAN_ID_AT, SEND_SPAN_ID_AT + 8));
+    }
+    assert.equal(traceIds.size, 1000, 'a trace id per connection');
+    assert.equal(spanIds.size, 2000, 'two span ids per connection');
+    assert.ok(new Set(drawn.map((d) => d.slab)).size > 1, 'more than one slab was used');
+  });
+
+  it('IdPool never hands out an all-zero id (invalid in OpenTelemetry), as the SDK ends one in 1', () => {
+    const pool = new IdPool();
+    pool.draw();
+    // The next draw is from the same slab: zero it where that connection's ids will be.
+    const slab = pool.current;
+    const next = IDS_PER_CONNECTION;
+    slab.fill(0, next, next + IDS_PER_CONNECTION);
+    const at = pool.draw();
+    assert.equal(at, next);
+    assert.equal(slab.toString('hex', at, at + 16), '00000000000000000000000000000001');
+    assert.equal(slab.toString('hex', at + SOCK_SPAN_ID_AT, at + SOCK_SPAN_ID_AT + 8), '0000000000000001');
+    assert.equal(slab.toString('hex', at + SEND_SPAN_ID_AT, at + SEND_SPAN_ID_AT + 8), '0000000000000001');
+  });
+
   it('PresetIdGenerator hands out a preset pair once, then random valid ids', () => {
     const ids = new PresetIdGenerator();
     ids.preset('0123456789abcdef0123456789abcdef', '0123456789abcdef');
