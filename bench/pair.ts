@@ -8,7 +8,7 @@
  * `npm run bench` stays the instrument for the absolute figures and the targets.
  *
  * Usage: `npm run bench:pair -- --a bare --b full [--scenario connrate|pingpong|throughput] [--pairs 5]
- *   [--b-main DIR/dist/main.js] [--a-node-flags=F] [--b-node-flags=F] [--loops 8] [--warmup 2] [--duration 4]`.
+ *   [--b-main DIR/dist/main.js] [--a-node-flags=F] [--b-node-flags=F] [--loops 8] [--warmup S (connrate 8, else 2)] [--duration 4]`.
  * `--a-node-flags` / `--b-node-flags` (space-separated, the = form) replace that side's `node` flags
  * (tcp-echo's shipped ones, package.json config.node_flags, or none for the bare echo), so a V8
  * setting's trade-off can be paired. The figure compared is the server's CPU per operation: per connection (connrate), per request (pingpong), per GB (throughput);
@@ -47,7 +47,6 @@ async function main(): Promise<void> {
   const b = modeFlag(stringFlag(flags, 'b', 'full'), 'b');
   const pairs = numberFlag(flags, 'pairs', 5, 1);
   const loops = numberFlag(flags, 'loops', 8, 1);
-  const warmup = numberFlag(flags, 'warmup', 2);
   const duration = numberFlag(flags, 'duration', 4, 0.5);
   const bMain = flags.get('b-main');
   const sideFlags = (side: 'a' | 'b'): string[] | undefined => {
@@ -56,6 +55,8 @@ async function main(): Promise<void> {
   };
   const nodeFlags = { a: sideFlags('a'), b: sideFlags('b') };
   const scenario = stringFlag(flags, 'scenario', 'connrate') as Scenario;
+  // As in `npm run bench`: connection churn is measured once V8 has compiled the per-connection code.
+  const warmup = numberFlag(flags, 'warmup', scenario === 'connrate' ? 8 : 2);
   const cost = COST[scenario];
   if (cost === undefined) throw new Error(`--scenario: one of ${Object.keys(COST).join(', ')}`);
   const pinned = planPinning(false);
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   const { pinning } = pinned;
   pinSelf(pinning.load);
 
-  const parsed = parseSettings(['--scenarios', scenario, '--connrate-loops', String(loops), '--warmup', String(warmup), '--duration', String(duration)]);
+  const parsed = parseSettings(['--scenarios', scenario, '--connrate-loops', String(loops), '--warmup', String(warmup), '--connrate-warmup', String(warmup), '--duration', String(duration)]);
   if (parsed === undefined) throw new Error('unreachable: no --help given');
   const { settings } = parsed;
   // Two servers share the load of one benchmark run.

@@ -61,7 +61,7 @@ export function generatorArgs(scenario: Scenario, s: BenchReport['settings'], se
     '--port', String(server.echoPort),
     '--server-pid', String(server.pid),
     '--threads', String(s.threads[scenario]),
-    '--warmup', String(s.warmupS),
+    '--warmup', String(scenario === 'connrate' ? s.connrateWarmupS : s.warmupS),
     '--duration', String(s.durationS),
     ...(nativeGenerator === undefined ? [] : ['--native', nativeGenerator]),
   ];
@@ -132,7 +132,7 @@ async function measure(context: RunContext, record: RunRecord, total: number, re
       });
       context.running.server = server;
       const args = [...generatorArgs(scenario, settings, server, context.nativeGenerator), '--helper-pid', String(sink.pid)];
-      const timeoutMs = (settings.warmupS + settings.durationS + settings.idle.holdS) * 1000 + 120_000;
+      const timeoutMs = (Math.max(settings.warmupS, settings.connrateWarmupS) + settings.durationS + settings.idle.holdS) * 1000 + 120_000;
       record.result = await runGenerator(context, args, timeoutMs);
       record.exitCode = await server.stop();
       record.spansExported = (await sink.stats()).spans - spansBefore;

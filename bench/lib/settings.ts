@@ -17,6 +17,7 @@ export const USAGE = `npm run bench -- [flags]
   --generator KIND        native (C, built with cc -O2), js (worker threads) or auto (default: native when cc builds it)
   --rounds N              rounds per scenario, alternating order (default 3, quick 1)
   --warmup S              seconds before each measured window (default 2, quick 1)
+  --connrate-warmup S     ... for connrate (default 8, quick 1): V8 compiles the per-connection code for seconds
   --duration S            seconds measured per scenario run (default 3, quick 1.5)
   --hold S                idle: seconds the connections are held (default 3, quick 1.5)
   --idle-connections N    default 10000 (quick 2000)
@@ -78,6 +79,12 @@ export function parseSettings(argv: readonly string[]): { settings: BenchReport[
     // after start, tcp-echo cost 75-90 µs of CPU per connection and the bare echo 55-70, against
     // 35-60 and 33-48 from the second second on. The window measures the service as it runs.
     warmupS: numberFlag(flags, 'warmup', quick ? 1 : 2),
+    // Connection churn runs tcp-echo's per-connection code, which V8 keeps compiling (on its
+    // worker threads, counted as the server's CPU) for about 5 s of load: in 1 s windows, `full`
+    // cost 490, 345, 304 µs per connection in the first three (compiler threads 83, 34, 47 µs of
+    // it) and 215-249 from the fifth on (compiler threads 2-4 µs); the bare echo settles in 2 s.
+    // A 2 s warm-up measured tcp-echo about 20% above its steady cost and the bare echo 3%.
+    connrateWarmupS: numberFlag(flags, 'connrate-warmup', quick ? 1 : 8),
     durationS: numberFlag(flags, 'duration', quick ? 1.5 : 3, 0.2),
     // tcp-echo runs with the V8 flags it is shipped with (package.json config.node_flags, as npm
     // start, the bin and the image use them), plus any given here.

@@ -118,7 +118,7 @@ export function renderMarkdown(report: BenchReport): string {
     `- connrate: ${s.connrate.connections} concurrent loops of connect, echo ${s.connrate.requestSize} B verified, close`,
     `- idle: ${s.idle.connections} connections each echoing ${s.idle.requestSize} B once, held ${s.idle.holdS} s; ` +
       'RSS per connection = (median RSS in the second half of the hold − RSS at start) / connections',
-    `- warm-up ${s.warmupS} s, measured ${s.durationS} s per scenario; ` +
+    `- warm-up ${s.warmupS} s (connrate ${s.connrateWarmupS ?? s.warmupS} s), measured ${s.durationS} s per scenario; ` +
       (s.generator === 'native'
         ? 'native load generator: one thread, epoll (bench/generator/native/loadgen.c)'
         : 'JavaScript generator threads: ' + Object.entries(s.threads).map(([k, v]) => `${k} ${v}`).join(', ')),

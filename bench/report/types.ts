@@ -24,6 +24,8 @@ export interface BenchReport {
     modes: Mode[];
     scenarios: Scenario[];
     warmupS: number;
+    /** The warm-up of the connrate scenario (its per-connection code takes longer to compile). */
+    connrateWarmupS: number;
     durationS: number;
     /** Extra node flags tcp-echo ran with (empty: as shipped). */
     serverNodeFlags: string[];

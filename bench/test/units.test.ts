@@ -131,7 +131,7 @@ test('reports: Markdown marks met/missed/not measured, SVG has a bar per measure
   const report: BenchReport = {
     startedAt: '2026-01-01T00:00:00Z', elapsedS: 1, machine: { cpu: 'cpu', cores: 2, node: 'v20', commit: 'abc' },
     settings: {
-      quick: true, generator: 'native', rounds: 3, modes: ['bare', 'full'], scenarios: ['throughput', 'idle'], warmupS: 1, durationS: 1, serverNodeFlags: [], maxBackground: 0.5, retries: 1,
+      quick: true, generator: 'native', rounds: 3, modes: ['bare', 'full'], scenarios: ['throughput', 'idle'], warmupS: 1, connrateWarmupS: 1, durationS: 1, serverNodeFlags: [], maxBackground: 0.5, retries: 1,
       threads: { throughput: 2, pingpong: 1, connrate: 2, idle: 2 },
       throughput: { connections: 64, messageSize: 16384, window: 262144 }, pingpong: { connections: 32, requestSize: 32 },
       connrate: { connections: 32, requestSize: 32 }, idle: { connections: 10, requestSize: 32, holdS: 1 },
