@@ -35,8 +35,20 @@ function escapeKeyChar(ch: string): string {
   return ESCAPES[ch] ?? ch.toLowerCase();
 }
 
+/** Values up to this long are checked by a loop: cheaper than a regular-expression test for them. */
+const SHORT_VALUE = 64;
+
 /** A tskv value escaped as userver does (TAB, CR, LF, NUL, backslash). */
 export function escapeTskvValue(value: string): string {
+  if (value.length <= SHORT_VALUE) {
+    // The values of a connection's lines (texts, addresses, ids) are short and need no escape.
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      // TAB 9, LF 10, CR 13, NUL 0, backslash 92.
+      if (code === 92 || code === 9 || code === 10 || code === 13 || code === 0) return value.replace(VALUE_SPECIAL_ALL, escapeValueChar);
+    }
+    return value;
+  }
   return VALUE_SPECIAL.test(value) ? value.replace(VALUE_SPECIAL_ALL, escapeValueChar) : value;
 }
 

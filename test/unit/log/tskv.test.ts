@@ -39,6 +39,21 @@ describe('tskv encoder', () => {
     assert.equal(escapeTskvKey('a\\b\nc\rd\0'), 'a\\\\b\\nc\\rd\\0');
   });
 
+  it('escapes each special character wherever it is, in short values and long ones alike', () => {
+    const escaped: Record<string, string> = { '\t': '\\t', '\r': '\\r', '\n': '\\n', '\0': '\\0', '\\': '\\\\' };
+    // Lengths on both sides of the short-value loop's bound (64), the special character first, last, inside.
+    for (const length of [1, 2, 63, 64, 65, 200]) {
+      for (const [special, escape] of Object.entries(escaped)) {
+        for (const at of new Set([0, Math.floor(length / 2), length - 1])) {
+          const value = 'a'.repeat(at) + special + 'b'.repeat(length - at - 1);
+          assert.equal(escapeTskvValue(value), 'a'.repeat(at) + escape + 'b'.repeat(length - at - 1), `${JSON.stringify(special)} at ${at} of ${length}`);
+        }
+      }
+      const plain = 'x='.repeat(length).slice(0, length);
+      assert.equal(escapeTskvValue(plain), plain);
+    }
+  });
+
   it('returns values that need no escaping unchanged', () => {
     const value = 'no special characters = here';
     assert.equal(escapeTskvValue(value), value);
