@@ -52,6 +52,8 @@ function processCpuSeconds(): number {
 /** One reading of everything whose CPU a window accounts for. */
 interface Edge {
   server: ProcSample | undefined;
+  /** The server's V8 worker threads' CPU seconds so far. */
+  v8Workers: number | undefined;
   machine: number;
   load: number;
   process: number;
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
   // left of the machine's is other processes' load, which on a shared machine explains a noisy figure.
   const edge = (): Edge => ({
     server: proc?.sample(),
+    v8Workers: proc?.v8WorkerSeconds(),
     machine: machineBusySeconds(),
     load: load?.cpuSeconds() ?? 0,
     process: processCpuSeconds(),
@@ -213,6 +216,7 @@ async function main(): Promise<void> {
           },
     cpuWindowS,
     serverCpuS: cpu,
+    serverV8WorkerCpuS: measured && last!.v8Workers !== undefined && first!.v8Workers !== undefined ? last!.v8Workers - first!.v8Workers : undefined,
     generatorCpuS: loadCpu,
     harnessCpuS: harnessCpu,
     helperCpuS: cpu === undefined || !helper ? undefined : helperCpu,

@@ -93,6 +93,8 @@ export interface GeneratorResult {
   cpuWindowS: number | undefined;
   /** Server CPU seconds inside the CPU window (process tree, from /proc). */
   serverCpuS: number | undefined;
+  /** Of it, V8's worker threads (compilers, parallel GC): high while V8 still compiles the code under test. */
+  serverV8WorkerCpuS: number | undefined;
   /** CPU seconds the load itself cost inside the window (native process, or the worker threads). */
   generatorCpuS: number | undefined;
   /** CPU seconds of the generator's main thread (sampling /proc, scraping metrics): the harness, not the load. */

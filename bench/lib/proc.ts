@@ -44,6 +44,34 @@ export function processTree(pid: number): number[] {
   return tree;
 }
 
+/**
+ * CPU seconds (user + system) of the V8 platform's worker threads of `pid` (named `V8Worker`):
+ * the optimizing compilers and the parallel and concurrent GC. A window in which they are busy
+ * still measures V8 compiling the code under test, not the code running. 0 when there are none.
+ */
+export function v8WorkerSeconds(pid: number): number {
+  let ticks = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!name.startsWith('V8Worker')) continue;
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime (fields 14 and 15) only: a thread's cutime/cstime are the whole process's.
+      ticks += Number(rest[14 - 3]) + Number(rest[15 - 3]);
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
 /** A CPU and memory reading of a process tree. */
 export interface ProcSample {
   /** Seconds of CPU (user + system, reaped children included) since the processes started. */
@@ -83,6 +111,13 @@ export class ProcReader {
       }
     }
     return { cpuSeconds, rssBytes };
+  }
+
+  /** {@link v8WorkerSeconds} summed over the tree (as last listed by {@link sample}). */
+  v8WorkerSeconds(): number {
+    let seconds = 0;
+    for (const pid of this.tree.length > 0 ? this.tree : [this.pid]) seconds += v8WorkerSeconds(pid);
+    return seconds;
   }
 }
 

@@ -53,6 +53,8 @@ export interface CpuShare {
   /** generator CPU ÷ server CPU over the same window: below 1, the server is the bottleneck. */
   generatorPerServer: number;
   generatorBound: boolean;
+  /** The share of the server's CPU its V8 worker threads (compilers, parallel GC) took; undefined when not read. */
+  v8WorkerShare: number | undefined;
 }
 
 /** The CPU share of one run, when both sides were measured. */
@@ -64,6 +66,7 @@ export function cpuShare(result: GeneratorResult): CpuShare | undefined {
     generatorCores: generatorCpuS / cpuWindowS,
     generatorPerServer: generatorCpuS / serverCpuS,
     generatorBound: generatorCpuS > serverCpuS,
+    v8WorkerShare: result.serverV8WorkerCpuS === undefined ? undefined : result.serverV8WorkerCpuS / serverCpuS,
   };
 }
 

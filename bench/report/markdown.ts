@@ -43,8 +43,8 @@ function targetLines(report: BenchReport): string[] {
  */
 export function cpuLines(runs: readonly RunRecord[], modes: readonly Mode[]): string[] {
   const lines = [
-    '| scenario | mode | server cores | generator cores | generator ÷ server | generator-bound rounds |',
-    '|---|---|---:|---:|---:|---|',
+    '| scenario | mode | server cores | of it, V8 worker threads | generator cores | generator ÷ server | generator-bound rounds |',
+    '|---|---|---:|---:|---:|---:|---|',
   ];
   for (const scenario of SCENARIOS) {
     for (const mode of modes) {
@@ -55,8 +55,10 @@ export function cpuLines(runs: readonly RunRecord[], modes: readonly Mode[]): st
       if (shares.length === 0) continue;
       const bound = shares.filter((s) => s.generatorBound).length;
       const ratios = shares.map((s) => s.generatorPerServer);
+      const v8Shares = shares.map((s) => s.v8WorkerShare).filter((s) => s !== undefined);
+      const v8 = v8Shares.length === 0 ? '—' : `${(median(v8Shares)! * 100).toFixed(1)}%`;
       lines.push(
-        `| ${scenario} | ${mode} | ${median(shares.map((s) => s.serverCores))!.toFixed(2)} | ${median(shares.map((s) => s.generatorCores))!.toFixed(2)} | ` +
+        `| ${scenario} | ${mode} | ${median(shares.map((s) => s.serverCores))!.toFixed(2)} | ${v8} | ${median(shares.map((s) => s.generatorCores))!.toFixed(2)} | ` +
           `${median(ratios)!.toFixed(2)} (max ${Math.max(...ratios).toFixed(2)}) | ${bound === 0 ? `0 of ${shares.length}` : `**${bound} of ${shares.length}: generator-bound**`} |`,
       );
     }

@@ -1,11 +1,12 @@
 /** Unit tests of the benchmark's pure parts: pattern, histogram, flags, /proc parsing, aggregation, reports. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import type { GeneratorResult } from '../generator/protocol.js';
 import { Histogram } from '../generator/histogram.js';
 import { makePattern, matches, PERIOD, slice } from '../generator/pattern.js';
 import { listFlag, numberFlag, parseFlags } from '../lib/args.js';
-import { machineBusySeconds, parseStat, ProcReader } from '../lib/proc.js';
+import { machineBusySeconds, parseStat, ProcReader, v8WorkerSeconds } from '../lib/proc.js';
 import { aggregate, cpuShare, FIGURES, median, type RunRecord } from '../report/figures.js';
 import { cpuLines, renderMarkdown } from '../report/markdown.js';
 import type { BenchReport } from '../report/types.js';
@@ -66,6 +67,32 @@ test('proc: stat parsing survives spaces and parentheses in the command name', (
   assert.deepEqual(parsed, { ppid: 77, cpuSeconds: 2 });
 });
 
+test('proc: the CPU of a node process\'s V8 worker threads (compilers, parallel GC); 0 without any', async () => {
+  // Allocation with survivors keeps V8's parallel scavenger and concurrent marker (worker threads) busy.
+  const child = spawn(process.execPath, ['-e', 'let keep = []; for (;;) { keep.push({ a: [1, 2, 3], s: "x" + Math.random() }); if (keep.length > 2e5) keep = []; }'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => child.once('spawn', resolve));
+    // Waits for the condition, not for a time: a loaded machine gives the child little CPU.
+    const deadline = Date.now() + 120_000;
+    let seconds = 0;
+    while (Date.now() < deadline && (seconds = v8WorkerSeconds(child.pid!)) < 0.02) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(seconds >= 0.02, `V8 worker threads of a busy node process: ${seconds} s`);
+    const reader = new ProcReader(child.pid!);
+    reader.sample();
+    assert.ok(reader.v8WorkerSeconds() >= seconds, 'the reader sums the same threads');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => sleeper.once('spawn', resolve));
+    assert.equal(v8WorkerSeconds(sleeper.pid!), 0, 'a process without V8');
+  } finally {
+    sleeper.kill('SIGKILL');
+  }
+  assert.equal(v8WorkerSeconds(2 ** 22 + 7), 0, 'a process that is gone');
+});
+
 test('proc: reads this process, and machine busy time moves forward', () => {
   const reader = new ProcReader(process.pid);
   const first = reader.sample();
@@ -84,7 +111,7 @@ test('proc: reads this process, and machine busy time moves forward', () => {
 function result(overrides: Partial<GeneratorResult>): GeneratorResult {
   return {
     scenario: 'throughput', generator: 'native', threads: 1, connections: 1, durationS: 1, windowBytes: 0, mbPerSec: 0, opsPerSec: 0, totalOps: 0,
-    windowOps: 0, latencyUs: undefined, cpuWindowS: undefined, serverCpuS: undefined, generatorCpuS: undefined, harnessCpuS: undefined,
+    windowOps: 0, latencyUs: undefined, cpuWindowS: undefined, serverCpuS: undefined, serverV8WorkerCpuS: undefined, generatorCpuS: undefined, harnessCpuS: undefined,
     helperCpuS: undefined, otherCores: undefined, cpuPerGB: undefined, cpuUsPerConn: undefined, cpuUsPerReq: undefined, rssStartBytes: undefined, rssPeakBytes: undefined, rssHeldBytes: undefined,
     rssPerIdleConnBytes: undefined, established: 0, errors: {}, verifyFailures: 0, incomplete: 0, scrapes: { ok: 0, failed: 0 },
     ...overrides,
@@ -159,13 +186,16 @@ test('generator CPU: shown next to the server\'s per run; a run whose generator 
     result: result({ scenario: 'connrate', serverCpuS: server, generatorCpuS: generator, cpuWindowS: 2 }),
   });
   assert.deepEqual(cpuShare(result({ serverCpuS: 1, generatorCpuS: 0.25, cpuWindowS: 2 })), {
-    serverCores: 0.5, generatorCores: 0.125, generatorPerServer: 0.25, generatorBound: false,
+    serverCores: 0.5, generatorCores: 0.125, generatorPerServer: 0.25, generatorBound: false, v8WorkerShare: undefined,
   });
+  assert.equal(cpuShare(result({ serverCpuS: 1, serverV8WorkerCpuS: 0.1, generatorCpuS: 0.25, cpuWindowS: 2 }))!.v8WorkerShare, 0.1);
   assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: 1.5, cpuWindowS: 2 }))!.generatorBound, true);
   assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: undefined, cpuWindowS: 2 })), undefined);
-  const lines = cpuLines([run('bare', 0, 1.6, 0.4), run('bare', 1, 1.4, 0.5), run('bare', 2, 1.0, 1.2), run('full', 0, 1.8, 0.4)], ['bare', 'full']);
-  assert.equal(lines[2], '| connrate | bare | 0.70 | 0.25 | 0.36 (max 1.20) | **1 of 3: generator-bound** |');
-  assert.equal(lines[3], '| connrate | full | 0.90 | 0.20 | 0.22 (max 0.22) | 0 of 1 |');
+  const full = run('full', 0, 1.8, 0.4);
+  full.result!.serverV8WorkerCpuS = 0.09;
+  const lines = cpuLines([run('bare', 0, 1.6, 0.4), run('bare', 1, 1.4, 0.5), run('bare', 2, 1.0, 1.2), full], ['bare', 'full']);
+  assert.equal(lines[2], '| connrate | bare | 0.70 | — | 0.25 | 0.36 (max 1.20) | **1 of 3: generator-bound** |');
+  assert.equal(lines[3], '| connrate | full | 0.90 | 5.0% | 0.20 | 0.22 (max 0.22) | 0 of 1 |');
 });
 
 test('profile areas: our code, OpenTelemetry, Node internals, GC', () => {
