@@ -166,32 +166,37 @@ class Writer {
     for (let i = at; i < at + length; i++) buf[pos++] = slab[i] as number;
     this.pos = pos;
   }
-  /** A KeyValue (field 9) with a string value. */
-  stringAttribute(key: Buffer, value: string): void {
-    this.ensure(key.length + 4);
+  /**
+   * Opens a KeyValue (field 9): its tag, its key and the AnyValue's frame up to `valueTag`; returns
+   * where the KeyValue's one-byte length goes, for `endAttribute`. `extra` is the room the value needs.
+   */
+  private beginAttribute(key: Buffer, valueTag: number, extra: number): number {
+    this.ensure(key.length + 4 + extra);
     this.byte(0x4a);
     const kvLengthAt = this.pos++;
     this.bytes(key);
     this.byte(0x12);
-    const valueLengthAt = this.pos++;
-    this.byte(0x0a);
-    this.string(value);
-    this.finishLength(valueLengthAt, 1);
+    this.pos++; // the AnyValue's length, at kvLengthAt + 2 + key.length
+    this.byte(valueTag);
+    return kvLengthAt;
+  }
+  /** Closes what `beginAttribute` opened: the AnyValue's length, then the KeyValue's. */
+  private endAttribute(kvLengthAt: number, key: Buffer): void {
+    this.finishLength(kvLengthAt + 2 + key.length, 1);
     this.finishLength(kvLengthAt, 1);
   }
-  /** A KeyValue (field 9) with an int value; false for one the SDK would not write as a plain varint. */
+  /** A KeyValue with a string value (AnyValue field 1). */
+  stringAttribute(key: Buffer, value: string): void {
+    const at = this.beginAttribute(key, 0x0a, 0);
+    this.string(value);
+    this.endAttribute(at, key);
+  }
+  /** A KeyValue with an int value (AnyValue field 3); false for one the SDK would not write as a plain varint. */
   intAttribute(key: Buffer, value: number): boolean {
     if (!Number.isInteger(value) || value < 0 || value > MAX_SAFE) return false;
-    this.ensure(key.length + 14);
-    this.byte(0x4a);
-    const kvLengthAt = this.pos++;
-    this.bytes(key);
-    this.byte(0x12);
-    const valueLengthAt = this.pos++;
-    this.byte(0x18);
+    const at = this.beginAttribute(key, 0x18, 10);
     this.varint(value);
-    this.finishLength(valueLengthAt, 1);
-    this.finishLength(kvLengthAt, 1);
+    this.endAttribute(at, key);
     return true;
   }
   /** HrTime as fixed64 nanoseconds, exact beyond 2^53. */
