@@ -14,6 +14,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { exitWithOutput } from './child-exit.js';
 import type { MonitorSnapshot } from './monitor-client.js';
 import { canConnect, freePort, pingOk, ROOT } from './service.js';
 
@@ -90,9 +91,7 @@ export async function startLikePytest(options: PytestStartOptions): Promise<Pyte
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = exitWithOutput(child);
   let finished = false;
   void exited.then(() => (finished = true));
   const service: PytestService = {

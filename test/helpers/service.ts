@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { exitedWithOutput } from './child-exit.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAIN = path.join(ROOT, 'dist', 'main.js');
@@ -170,9 +171,7 @@ async function startServiceOnce(options: StartOptions): Promise<RunningService> 
   let stdout = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  );
+  const exited = exitedWithOutput(child);
   const service: RunningService = {
     child,
     pid: child.pid!,
@@ -255,9 +254,9 @@ export async function runCli(
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  const code = await exitedWithOutput(child);
   clearTimeout(timer);
-  return { code: code ?? signal ?? -1, stdout, stderr };
+  return { code, stdout, stderr };
 }
 
 /** Resident set size of a process in bytes, from /proc. */
@@ -290,7 +289,7 @@ export function spawnMain(t: { after: (fn: () => Promise<void>) => void }, args:
   const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = exitedWithOutput(child);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;

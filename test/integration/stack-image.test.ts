@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { exitedWithOutput } from '../helpers/child-exit.js';
 import { freePort, ROOT } from '../helpers/service.js';
 import { shippedNodeFlags } from '../helpers/node-flags.js';
 
@@ -280,7 +281,7 @@ test('the runtime stage, replayed here: npm ci --omit=dev, then ENTRYPOINT + CMD
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = exitedWithOutput(child);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;

@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { exitedWithOutput } from '../../helpers/child-exit.js';
 import { sleep } from '../../helpers/echo-client.js';
 import { fuzzCase, rejectionProblem, type Expectation, type FuzzCase, type SchemaDoc } from '../../helpers/faults-config.js';
 import { looksLikeStackTrace } from '../../helpers/monitor-client.js';
@@ -59,9 +60,7 @@ async function run(c: FuzzCase, file: string, echoPort: number, monitorPort: num
     if (stderr.length < 1 << 20) stderr += d;
   });
   let exit: number | string | undefined;
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve((exit = code ?? signal ?? -1))),
-  );
+  const exited = exitedWithOutput(child).then((code) => (exit = code));
   const stop = async (signal: NodeJS.Signals): Promise<number | string> => {
     if (exit === undefined) child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_MS);

@@ -46,7 +46,10 @@ async function pingMonitor(port: number): Promise<number | undefined> {
 test(`prlimit --nofile=${LIMIT}: ${CLIENTS} echo clients leave /ping answering (derived max_connections)`, { timeout: 120_000 }, async (t) => {
   const service = await startService({ prefix: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`] });
   t.after(() => service.stop());
-  const derived = /max_connections=(\d+)/.exec(service.stderr())?.[1];
+  // The start's lines can reach us after /ping first answers: wait for them.
+  const listening = /max_connections=(\d+)/;
+  await until(() => listening.test(service.stderr()), 'the listening line', 60_000);
+  const derived = listening.exec(service.stderr())?.[1];
   assert.ok(derived !== undefined && Number(derived) < LIMIT, `derived max_connections: ${derived}\n${service.stderr()}`);
 
   const sockets = await crowd(service.echoPort, CLIENTS);
@@ -83,14 +86,16 @@ test(`prlimit --nofile=${LIMIT} with max_connections 1000: lowered to the limit,
     components: (c) => void Object.assign(c['tcp-echo']!, { max_connections: 1000 }),
   });
   t.after(() => service.stop());
-  const warning = /max_connections \(1000\) lowered to (\d+): the open-file limit \(256\)/.exec(service.stderr());
-  assert.ok(warning, service.stderr());
+  const lowered = /max_connections \(1000\) lowered to (\d+): the open-file limit \(256\)/;
+  await until(() => lowered.test(service.stderr()), 'the warning', 60_000);
+  const warning = lowered.exec(service.stderr())!;
   const sockets = await crowd(service.echoPort, CLIENTS);
   t.after(() => sockets.forEach((s) => s.destroy()));
-  for (let i = 0; i < 10; i++) assert.equal(await pingMonitor(service.monitorPort), 200, `ping ${i}`);
+  const tail = (): string => `\nstderr tail:\n${service.stderr().slice(-2000)}`;
+  for (let i = 0; i < 10; i++) assert.equal(await pingMonitor(service.monitorPort), 200, `ping ${i}${tail()}`);
   const rejected = await metric(service, 'tcp-echo.sockets.close-reasons', { reason: 'rejected' }, 'exact');
-  assert.ok(rejected > 0, `rejected ${rejected}`);
-  assert.equal(await metric(service, 'tcp-echo.accept.errors', {}, 'exact'), 0);
+  assert.ok(rejected > 0, `rejected ${rejected}${tail()}`);
+  assert.equal(await metric(service, 'tcp-echo.accept.errors', {}, 'exact'), 0, `accept errors${tail()}`);
   // Refusals are visible: counted (above) and logged, at most a line a second.
   const rejectedLine = new RegExp(`Rejected \\d+ connection\\(s\\): max_connections \\(${warning[1]}\\) reached`);
   await until(() => rejectedLine.test(service.stderr()), 'the rejection line', 60_000);
