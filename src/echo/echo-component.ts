@@ -11,6 +11,7 @@ import { boolean, duration, integer, object, optional, size, string, type Infer 
 import { ConfigMissingKeyError, ConfigValueError, errorMessage, type ConfigLocation } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import type { LogFields, Logger } from '../log/logger.js';
+import { RateLimitedReport } from '../log/rate-limited-report.js';
 import { applyToListener, applyToSocket, type AcceptedSocketOptions } from '../net/accepted-socket-options.js';
 import { formatAddress, listen } from '../net/listen.js';
 import { listenUnix, removeStaleSocket, unixSocketPathProblem } from '../net/unix-socket.js';
@@ -41,6 +42,15 @@ export const SHUTDOWN_FLUSH_MS = 1000;
 
 /** At most one "rejected" log line per this interval; the metric counts every rejection. */
 const REJECT_LOG_INTERVAL_MS = 1000;
+
+/** The peer of a refused connection, as log fields. */
+type PeerFields = { peer_address: string | undefined; peer_port: number | undefined };
+
+/** The latest connection closed for a missing or bad PROXY header: what was wrong, and its fields. */
+interface ProxyRefusal {
+  readonly detail: string;
+  readonly fields: LogFields;
+}
 
 /** What the `tcp-echo` section describes. */
 export const ECHO_DESCRIPTION =
@@ -171,23 +181,27 @@ export class EchoComponent implements Component {
   private acceptingStopped = false;
   /** When shutdown began (the listener stopped accepting): the drain window runs from here. */
   private shutdownBeganAt = 0;
-  private rejectedUnlogged = 0;
   /** Listening on a unix domain socket: spans say `network.transport=unix`. */
   private readonly unix: boolean;
   /** Another process (the cluster primary) owns the unix socket file: no stale-file removal here. */
   private readonly sharedSocket: boolean;
-  private lastRejectLog = -Infinity;
   /** max_connections, or the cap derived from the open-file limit; undefined = unlimited. */
   private readonly maxConnections: number | undefined;
   /** True when max_connections was lowered to what the open-file limit allows. */
   private readonly fdBudgetClamped: boolean;
-  private acceptErrorsUnlogged = 0;
-  private lastAcceptErrorLog = -Infinity;
   /** Reads PROXY protocol headers before the echo; undefined when `proxy_protocol` is off. */
   private readonly proxyHeaders: ProxyHeaderReader | undefined;
-  private refusedUnlogged = 0;
-  private lastRefuseLog = -Infinity;
   private readonly socketOptions: AcceptedSocketOptions;
+  // Refusals and failed accepts: each counted by its metric, logged at most once a second.
+  private readonly rejections = new RateLimitedReport<PeerFields>(REJECT_LOG_INTERVAL_MS, (count, peer) =>
+    this.logger.warning(`Rejected ${count} connection(s): max_connections (${this.maxConnections ?? 0}) reached`, peer),
+  );
+  private readonly proxyRefusals = new RateLimitedReport<ProxyRefusal>(REJECT_LOG_INTERVAL_MS, (count, last) =>
+    this.logger.warning(`Closed ${count} connection(s) without a valid PROXY protocol header; last: ${last.detail}`, last.fields),
+  );
+  private readonly acceptErrors = new RateLimitedReport<NodeJS.ErrnoException>(REJECT_LOG_INTERVAL_MS, (count, error) =>
+    this.logger.error(`accepting a connection failed ${count} time(s): ${error.code ?? error.message}`, { error: error.message }),
+  );
   /** False once the listener carries the socket options, so accepted sockets inherit them. */
   private socketOptionsPerConnection = true;
 
@@ -326,6 +340,7 @@ export class EchoComponent implements Component {
     }
     // Sockets still sending their PROXY header never reached the echo: nothing of theirs to flush.
     this.proxyHeaders?.closeAll();
+    this.proxyRefusals.flush();
     if (this.connections.size > 0) {
       this.logger.info(`Closing ${this.connections.size} open connection(s) for shutdown`);
       for (const connection of this.connections) connection.shutdown(SHUTDOWN_FLUSH_MS);
@@ -344,6 +359,9 @@ export class EchoComponent implements Component {
       this.server.close();
       this.logger.info('Echo listener stopped', { open_connections: this.connections.size });
     }
+    // Nothing more is accepted: what is still waiting for its line is reported now.
+    this.rejections.flush();
+    this.acceptErrors.flush();
   }
 
   private allClosed(): Promise<void> {
@@ -408,16 +426,10 @@ export class EchoComponent implements Component {
     stats.closed++;
     // Only what points at a misconfigured balancer or a hostile client is worth a line.
     if (reason === 'eof' || reason === 'reset' || reason === 'shutdown') return;
-    this.refusedUnlogged++;
-    const now = performance.now();
-    if (now - this.lastRefuseLog < REJECT_LOG_INTERVAL_MS) return;
-    this.lastRefuseLog = now;
-    this.logger.warning(`Closed ${this.refusedUnlogged} connection(s) without a valid PROXY protocol header; last: ${detail}`, {
-      reason,
-      peer_address: normalizeAddress(socket.remoteAddress),
-      peer_port: socket.remotePort,
+    this.proxyRefusals.note({
+      detail,
+      fields: { reason, peer_address: normalizeAddress(socket.remoteAddress), peer_port: socket.remotePort },
     });
-    this.refusedUnlogged = 0;
   };
 
   private readonly onConnectionClosed = (connection: EchoConnection): void => {
@@ -435,29 +447,14 @@ export class EchoComponent implements Component {
     stats.opened++;
     stats.closeReasons.rejected++;
     stats.closed++;
-    this.rejectedUnlogged++;
-    const now = performance.now();
-    if (now - this.lastRejectLog < REJECT_LOG_INTERVAL_MS) return;
-    this.lastRejectLog = now;
-    this.logger.warning(
-      `Rejected ${this.rejectedUnlogged} connection(s): max_connections (${this.maxConnections ?? 0}) reached`,
-      { peer_address: normalizeAddress(data?.remoteAddress), peer_port: data?.remotePort },
-    );
-    this.rejectedUnlogged = 0;
+    this.rejections.note({ peer_address: normalizeAddress(data?.remoteAddress), peer_port: data?.remotePort });
   };
 
   // A failed accept that libuv reports (EMFILE/ENFILE when its spare descriptor is gone, ENOBUFS,
   // ...); count every one, log at most one line a second.
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
     this.stats.acceptErrors++;
-    this.acceptErrorsUnlogged++;
-    const now = performance.now();
-    if (now - this.lastAcceptErrorLog < REJECT_LOG_INTERVAL_MS) return;
-    this.lastAcceptErrorLog = now;
-    this.logger.error(`accepting a connection failed ${this.acceptErrorsUnlogged} time(s): ${error.code ?? error.message}`, {
-      error: error.message,
-    });
-    this.acceptErrorsUnlogged = 0;
+    this.acceptErrors.note(error);
   };
 }
 
