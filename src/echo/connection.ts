@@ -99,7 +99,9 @@ export class EchoConnection {
     // itself, and `once` would keep a wrapper closure per listener alive for the connection's life.
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-    socket.on('finish', onSocketFinish);
+    // No 'finish' listener: our write side only ends before the socket closes when shutdown()
+    // ends it (it listens then). Otherwise it ends after the peer's FIN, and Node closes the
+    // socket right after (both sides done), where handleClose ends the send side.
     socket.on('pause', onSocketPause);
     socket.on('data', onSocketFirstData);
     if (deps.idleTimeoutMs > 0) {
@@ -130,6 +132,8 @@ export class EchoConnection {
     socket.removeListener('data', onSocketFirstData);
     socket.unpipe(socket);
     if (!socket.writableEnded) {
+      // The send side ends when our FIN is out, well before the peer's close.
+      socket.on('finish', onSocketFinish);
       // Bytes read but still in the readable buffer (the pipe was paused) are echo data too.
       for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) socket.write(chunk);
       socket.end();

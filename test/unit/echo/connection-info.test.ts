@@ -13,6 +13,16 @@ test('IPv4-mapped IPv6 addresses are shown as IPv4; others are kept', () => {
   assert.equal(normalizeAddress(undefined), undefined);
 });
 
+test('only a mapped dotted quad is unwrapped: the same answers as the regular expression it replaced', () => {
+  const reference = (a: string): string => /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(a)?.[1] ?? a;
+  const cases = [
+    '::ffff:1.2.3.4', '::fFfF:255.255.255.255', '::ffff:1.2.3', '::ffff:1.2.3.4.5', '::ffff:1..3.4', '::ffff:.1.2.3',
+    '::ffff:1.2.3.', '::ffff:1234.1.1.1', '::ffff:', '::ffff:a.b.c.d', ':ffff:1.2.3.4', '::fffe:1.2.3.4', '::ffff::1.2.3.4',
+    '::ffff:1.2.3.4 ', 'x::ffff:1.2.3.4', '::ffff:001.002.003.004', '::ffgf:1.2.3.4', 'fe80::1', '',
+  ];
+  for (const address of cases) assert.equal(normalizeAddress(address), reference(address), address);
+});
+
 test('network type follows the normalized address', () => {
   assert.equal(networkTypeOf('127.0.0.1'), 'ipv4');
   assert.equal(networkTypeOf('::1'), 'ipv6');
