@@ -108,12 +108,13 @@ class LoggerNode implements Logger {
 /**
  * The same text as one flat string. Encoding builds a bound part with `+=`, which V8 keeps as a
  * rope: a 32-byte node per piece plus each short piece, all alive as long as the child (that is,
- * as long as its connection). A round trip through UTF-8 yields one sequential string; a string
- * UTF-8 cannot carry unchanged (a lone surrogate) keeps its rope.
+ * as long as its connection). `slice` flattens the rope and `join` copies the two halves into one
+ * sequential string: the same memory as a UTF-8 round trip through a Buffer (about 105 bytes
+ * against 250 for a connection's trace_id, span_id and fd) at about half its cost, and exact for
+ * any string (a lone surrogate included).
  */
 function flatten(text: string): string {
-  const flat = Buffer.from(text, 'utf8').toString('utf8');
-  return flat === text ? flat : text;
+  return text.length < 2 ? text : [text.slice(0, 1), text.slice(1)].join('');
 }
 
 /** The writing methods of one module's root, made once; assigned or replaced by no-ops on level changes. */

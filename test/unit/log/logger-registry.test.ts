@@ -92,6 +92,18 @@ describe('LoggerRegistry', () => {
     ]);
   });
 
+  it('keeps bound fields exact whatever their characters: one, non-ASCII, a lone surrogate', async () => {
+    const { registry, target, flush } = setup();
+    const log = registry.getLogger('m');
+    log.child({ a: 'x' }).info('short');
+    log.child({ peer: 'café ☕', odd: 'a\uD800b' }).info('wide');
+    await flush();
+    const lines = target.lines().map(tail);
+    assert.equal(lines[0], 'level=INFO\tmodule=m\ttext=short\ta=x');
+    // The memory target decodes UTF-8: the lone surrogate arrives as U+FFFD, as in any UTF-8 file.
+    assert.equal(lines[1], 'level=INFO\tmodule=m\ttext=wide\tpeer=café ☕\todd=a\uFFFDb');
+  });
+
   it('switches existing loggers to JSON with the same information', async () => {
     const { registry, target, flush } = setup();
     const log = registry.getLogger('m');
