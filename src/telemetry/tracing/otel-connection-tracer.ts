@@ -131,6 +131,25 @@ const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
  * built eagerly, the dozen objects of each span were promoted and collected again by the
  * old-generation collector. Built at export, they are young garbage that costs nothing to drop.
  */
+/**
+ * A connection span's SpanContext. The batch processor asks every ended span for it only to read
+ * its sampled flag: the `send` span's hex id is cut from the id bytes when something reads it.
+ */
+class ConnectionSpanContext implements SpanContext {
+  readonly traceFlags = TraceFlags.SAMPLED;
+  readonly traceState = undefined;
+  constructor(
+    private readonly trace: SockTrace,
+    private readonly isSend: boolean,
+  ) {}
+  get traceId(): string {
+    return this.trace.traceId;
+  }
+  get spanId(): string {
+    return this.isSend ? this.trace.sendSpanId : this.trace.spanId;
+  }
+}
+
 export class ConnectionSpan implements ReadableSpan {
   constructor(
     /** @internal The connection's record (the OTLP encoder writes from it directly). */
@@ -150,8 +169,7 @@ export class ConnectionSpan implements ReadableSpan {
   }
 
   spanContext(): SpanContext {
-    const trace = this.trace;
-    return { traceId: trace.traceId, spanId: this.isSend ? trace.sendSpanId : trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
+    return new ConnectionSpanContext(this.trace, this.isSend);
   }
 
   get parentSpanContext(): SpanContext | undefined {
