@@ -22,7 +22,9 @@ type Json = MonitorSnapshot;
 let service: RunningService;
 before(async () => {
   service = await startService({ components: (c) => void (c['tcp-echo']!.workers = 2) });
-  await until(async () => value(await monitor(), 'tcp-echo.workers.alive') === 2, 'both workers ready', 20_000);
+  await until(async () => value(await monitor(), 'tcp-echo.workers.alive') === 2, 'both workers ready', 60_000);
+  // Their start lines travel on another pipe than the monitor's answer: they may come a moment later.
+  await until(() => workerPids().size === 2, "both workers' start lines", 60_000);
 });
 after(async () => {
   await service?.stop();

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { roundTrip, sleep } from '../helpers/echo-client.js';
+import { roundTrip, sleep, until } from '../helpers/echo-client.js';
 import { metric, metricUntil } from '../helpers/monitor-client.js';
 import { pingOk, startService } from '../helpers/service.js';
 
@@ -116,10 +116,12 @@ describe('a full disk (item 11)', () => {
     for (let i = 0; i < 20; i++) await echoOnce(service.echoPort, Buffer.from(`line ${i}`));
     const dropped = await metricUntil(service, 'logger.lines.dropped', {}, 'exact', (v) => v >= 20, 20_000);
     assert.ok(dropped >= 20, `logger.lines.dropped = ${dropped}`);
-    const notes = service.stderr().split('\n').filter((l) => l.includes('cannot write log lines'));
-    assert.equal(notes.length, 1, service.stderr());
-    assert.match(notes[0]!, /ENOSPC/);
+    // The note goes to stderr on its own pipe: wait for it, then read the whole output after the exit.
+    const notes = (): string[] => service.stderr().split('\n').filter((l) => l.includes('cannot write log lines'));
+    await until(() => notes().length >= 1, 'the stderr note', 30_000);
     assert.ok((await metric(service, 'logger.lines.dropped', {}, 'exact')) >= dropped);
     assert.equal(await service.stop(), 0, service.stderr());
+    assert.equal(notes().length, 1, service.stderr());
+    assert.match(notes()[0]!, /ENOSPC/);
   });
 });
