@@ -14,7 +14,8 @@ import type { LineEncoder, LineLevel, LogFormat } from './line-encoder.js';
 import { LOG_LEVELS, type LogFields, type LogLevel, type LogMethod, type Logger } from './logger.js';
 import { QueuedSink, type SinkCounters } from './queued-sink.js';
 import { stderrTarget } from './sink-target.js';
-import { logTimestamp } from './timestamp.js';
+import { logTimestamp, nowEpochMicros } from './timestamp.js';
+import { writeTskvLine } from './tskv-bytes.js';
 import { tskvEncoder } from './tskv.js';
 
 /** Levels that produce lines, lowest first. */
@@ -34,6 +35,9 @@ const LEVEL_RANK: Readonly<Record<LogLevel, number>> = {
 const ENCODERS: readonly LineEncoder[] = [tskvEncoder, jsonEncoder];
 const FORMAT_INDEX: Readonly<Record<LogFormat, number>> = { tskv: 0, json: 1 };
 const TSKV_INDEX = FORMAT_INDEX.tskv;
+
+/** Bytes a tskv line may take when written straight into the queue (a connection's lines take ~250). */
+const DIRECT_LINE_ROOM = 4096;
 
 /** Default queue bound (userver's `message_queue_size` default). */
 export const DEFAULT_QUEUE_LINES = 65_536;
@@ -239,8 +243,20 @@ export class LoggerRegistry {
     this.byLevel[level]++;
     try {
       const i = this.formatIndex;
-      const timestamp = logTimestamp();
       const body = typeof text === 'string' ? text : String(text);
+      if (i === TSKV_INDEX && this.tee === undefined) {
+        // Straight into the queue's bytes; a line longer than the room goes the string way below.
+        const sink = this.currentSink();
+        const buf = sink.lineBuffer(DIRECT_LINE_ROOM);
+        if (buf === undefined) return; // dropped (counted)
+        const at = sink.writeAt;
+        const end = writeTskvLine(buf, at, at + DIRECT_LINE_ROOM, nowEpochMicros(), level, node.moduleParts[i] as string, body, node.bound(i), fields);
+        if (end >= 0) {
+          sink.commitLine(end);
+          return;
+        }
+      }
+      const timestamp = logTimestamp();
       const line = (ENCODERS[i] as LineEncoder).line(timestamp, level, node.moduleParts[i] as string, body, node.bound(i), fields);
       this.currentSink().push(line);
       const tee = this.tee;

@@ -3,7 +3,8 @@
  * `overflow_behavior: discard`).
  *
  * `push()` only copies the line's bytes into a buffer and bumps counters: it never waits and never
- * throws. Lines are written in batches, one write in flight at a time (backpressure: the next batch
+ * throws. An encoder can also write a line's bytes in place (`lineBuffer`, `commitLine`): tskv lines
+ * are written that way, with no line string at all (tskv-bytes.ts). Lines are written in batches, one write in flight at a time (backpressure: the next batch
  * waits for the previous write). A line after a quiet spell is written on `setImmediate`; while
  * lines keep coming, a batch starts at most every MIN_WRITE_INTERVAL_MS (or as soon as a full chunk
  * waits), because each write is a thread-pool round trip costing some 20 µs of CPU whatever its
@@ -120,6 +121,44 @@ export class QueuedSink {
     this.pendingChars += line.length;
     if (!this.scheduled && this.inflight === undefined) this.scheduleWrite();
     return true;
+  }
+
+  /**
+   * For a line its encoder writes straight into the queue's bytes (see tskv-bytes.ts): the buffer
+   * of the chunk being filled, with at least `room` bytes free from `writeAt` on; undefined when
+   * the line is dropped (queue full or sink closed: counted). `commitLine(end)` queues what was
+   * written up to `end`; without it nothing is queued. `room` is at most CHUNK_BYTES.
+   */
+  lineBuffer(room: number): Buffer | undefined {
+    if (this.closed || this.pendingLines + this.inflightLines >= this.options.maxLines || this.pendingChars + this.inflightChars >= this.options.maxChars) {
+      this.options.counters.dropped++;
+      return undefined;
+    }
+    let chunk = this.current;
+    if (chunk === undefined || CHUNK_BYTES - chunk.used < room) {
+      if (chunk !== undefined) this.chunks.push(chunk);
+      chunk = { buf: this.spare ?? Buffer.allocUnsafeSlow(CHUNK_BYTES), used: 0, lines: 0, chars: 0 };
+      this.spare = undefined;
+      this.current = chunk;
+    }
+    return chunk.buf;
+  }
+
+  /** Where the line asked for by `lineBuffer` starts. */
+  get writeAt(): number {
+    return (this.current as Chunk).used;
+  }
+
+  /** Queues the line written from `writeAt` up to `end` (its bytes count as its characters). */
+  commitLine(end: number): void {
+    const chunk = this.current as Chunk;
+    const bytes = end - chunk.used;
+    chunk.used = end;
+    chunk.lines++;
+    chunk.chars += bytes;
+    this.pendingLines++;
+    this.pendingChars += bytes;
+    if (!this.scheduled && this.inflight === undefined) this.scheduleWrite();
   }
 
   /** Copies `line` (UTF-8) behind the queued ones. */

@@ -8,15 +8,20 @@ import { performance } from 'node:perf_hooks';
 let cachedSecond = -1;
 let cachedPrefix = '';
 
-/** `epochMicros` (microseconds since the Unix epoch) as a userver timestamp in UTC. */
-export function formatLogTimestamp(epochMicros: number): string {
-  const second = Math.floor(epochMicros / 1_000_000);
+/** `YYYY-MM-DDTHH:MM:SS.` of `second` (seconds since the Unix epoch), cached for the current second. */
+export function timestampSecondPart(second: number): string {
   if (second !== cachedSecond) {
     cachedSecond = second;
     cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19) + '.';
   }
+  return cachedPrefix;
+}
+
+/** `epochMicros` (microseconds since the Unix epoch) as a userver timestamp in UTC. */
+export function formatLogTimestamp(epochMicros: number): string {
+  const second = Math.floor(epochMicros / 1_000_000);
   const micros = epochMicros - second * 1_000_000;
-  return cachedPrefix + (micros < 100_000 ? String(micros).padStart(6, '0') : String(micros));
+  return timestampSecondPart(second) + (micros < 100_000 ? String(micros).padStart(6, '0') : String(micros));
 }
 
 // Wall clock = monotonic clock + offset. The offset is re-read from Date.now() every few seconds so

@@ -66,7 +66,7 @@ export function escapeTskvKey(key: string): string {
 const KEY_PARTS = new Map<string, string>();
 const KEY_PARTS_MAX = 512;
 
-function keyPart(key: string): string {
+export function tskvKeyPart(key: string): string {
   let part = KEY_PARTS.get(key);
   if (part === undefined) {
     part = '\t' + escapeTskvKey(key) + '=';
@@ -82,7 +82,7 @@ export function tskvFields(fields: LogFields | undefined): string {
   for (const key in fields) {
     const value = fields[key];
     if (value === undefined) continue;
-    out += keyPart(key) + (typeof value === 'string' ? escapeTskvValue(value) : String(value));
+    out += tskvKeyPart(key) + (typeof value === 'string' ? escapeTskvValue(value) : String(value));
   }
   return out;
 }

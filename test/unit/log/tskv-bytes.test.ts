@@ -1,0 +1,66 @@
+/** The tskv line written straight into bytes is the string encoder's line, byte for byte. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LineLevel } from '../../../src/log/line-encoder.js';
+import type { LogFields } from '../../../src/log/logger.js';
+import { formatLogTimestamp } from '../../../src/log/timestamp.js';
+import { tskvEncoder } from '../../../src/log/tskv.js';
+import { writeTskvLine } from '../../../src/log/tskv-bytes.js';
+
+interface Case {
+  readonly micros: number;
+  readonly level: LineLevel;
+  readonly module: string;
+  readonly text: string;
+  readonly bound: LogFields | undefined;
+  readonly fields: LogFields | undefined;
+}
+
+const SECOND = 1_764_662_400; // 2025-12-02T08:00:00Z
+const base: Case = { micros: SECOND * 1e6 + 123_456, level: 'info', module: 'tcp-echo', text: 'Closing socket', bound: undefined, fields: undefined };
+
+const CASES: Case[] = [
+  base,
+  { ...base, bound: { trace_id: '0123456789abcdef0123456789abcdef', span_id: '0123456789abcdef', fd: 23 }, fields: { reason: 'eof', bytes_read: 32, bytes_written: 32, duration_ms: 1, error: undefined } },
+  { ...base, micros: SECOND * 1e6, level: 'warning' },
+  { ...base, micros: SECOND * 1e6 + 42, level: 'critical' },
+  { ...base, micros: SECOND * 1e6 + 999_999, level: 'trace' },
+  { ...base, text: 'tab\there, new\nline, cr\r, nul\0, back\\slash' },
+  { ...base, text: 'café ☕ — ünïcödé', module: 'módulo' },
+  { ...base, text: 'lone \uD800 surrogate', fields: { odd: 'x\uDC00y', pair: '😀' } },
+  { ...base, fields: { a: 0, b: 7, c: 10, d: 99, e: 100, f: 123_456_789, g: -1, h: 1.5, i: Number.NaN, j: Number.POSITIVE_INFINITY, k: 2 ** 53, l: -0, m: 1e21 } },
+  { ...base, fields: { yes: true, no: false, gone: undefined, empty: '' } },
+  { ...base, fields: { 'Key.With=Odd': 'v', 'tab\tkey': 'w' } },
+  { ...base, text: '', fields: { value: 'a=b c\td\\e' } },
+  { ...base, text: 'é\t after a non-ASCII start' },
+];
+
+function stringLine(c: Case): Buffer {
+  const bound = tskvEncoder.fieldsPart(c.bound);
+  return Buffer.from(tskvEncoder.line(formatLogTimestamp(c.micros), c.level, tskvEncoder.modulePart(c.module), c.text, bound, c.fields), 'utf8');
+}
+
+function directLine(c: Case, room = 4096): Buffer | undefined {
+  const buf = Buffer.alloc(room + 20, 0xee);
+  const at = 7;
+  const end = writeTskvLine(buf, at, at + room, c.micros, c.level, tskvEncoder.modulePart(c.module), c.text, tskvEncoder.fieldsPart(c.bound), c.fields);
+  if (end < 0) return undefined;
+  assert.ok(end <= at + room, 'never past the limit');
+  assert.equal(buf[end], 0xee, 'nothing written past the end it reports');
+  return buf.subarray(at, end);
+}
+
+test('every line is the string encoder\'s line, byte for byte', () => {
+  for (const c of CASES) {
+    const direct = directLine(c);
+    assert.ok(direct !== undefined, `fits: ${JSON.stringify(c.text)}`);
+    assert.equal(direct.toString('hex'), stringLine(c).toString('hex'), JSON.stringify({ text: c.text, fields: c.fields }));
+  }
+});
+
+test('a line that does not fit its room is abandoned, and fits once the room is large enough', () => {
+  const long: Case = { ...base, text: 'x'.repeat(500), fields: { peer: 'y'.repeat(300) } };
+  assert.equal(directLine(long, 200), undefined);
+  assert.equal(directLine(base, 40), undefined, 'cut off in the middle of the timestamp');
+  assert.equal(directLine(long, 8192)?.toString('hex'), stringLine(long).toString('hex'));
+});
