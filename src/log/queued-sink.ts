@@ -235,7 +235,9 @@ export class QueuedSink {
     const wait = this.lastWriteAt + MIN_WRITE_INTERVAL_MS - performance.now();
     // A full chunk waiting is written at once: the interval saves small writes, not throughput.
     if (wait <= 0 || this.chunks.length > 0) setImmediate(this.writeNext);
-    else setTimeout(this.writeNext, wait);
+    // Whole milliseconds: Node keeps one timer list per duration, and a fractional wait would
+    // create (and free) a list for nearly every batch.
+    else setTimeout(this.writeNext, Math.ceil(wait));
   }
 
   // An arrow property: passed to setImmediate/setTimeout without a per-call closure.
