@@ -31,7 +31,7 @@ export class RateLimitedReport<Detail> {
       this.flush();
       return;
     }
-    this.timer = setTimeout(this.onInterval, wait);
+    this.timer = setTimeout(this.onInterval, Math.ceil(wait));
     this.timer.unref();
   }
 
