@@ -3,9 +3,10 @@
  * `overflow_behavior: discard`).
  *
  * `push()` only copies the line's bytes into a buffer and bumps counters: it never waits and never
- * throws. An encoder can also write a line's bytes in place (`lineBuffer`, `commitLine`): tskv lines
- * are written that way, with no line string at all (tskv-bytes.ts). Lines are written in batches, one write in flight at a time (backpressure: the next batch
- * waits for the previous write). A line after a quiet spell is written on `setImmediate`; while
+ * throws. An encoder can also write a line's bytes in place (`lineBuffer`, `commitLine`): tskv
+ * lines are written that way, with no line string at all (tskv-bytes.ts). Lines are written in
+ * batches, one write in flight at a time (backpressure: the next batch waits for the previous
+ * write). A line after a quiet spell is written on `setImmediate`; while
  * lines keep coming, a batch starts at most every MIN_WRITE_INTERVAL_MS (or as soon as a full chunk
  * waits), because each write is a thread-pool round trip costing some 20 µs of CPU whatever its
  * size: written per loop turn, two lines per connection cost more than the connection's echo. Lines that are queued or in flight count against `maxLines`; past it, new lines
