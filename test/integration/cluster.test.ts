@@ -184,11 +184,9 @@ test('a stopped (stuck) worker does not hang the monitor: its previous values ar
   const before = await monitor();
   process.kill(stuck, 'SIGSTOP');
   try {
-    const started = Date.now();
+    // Answered, not hung (the test's timeout bounds the wait; no speed bound here): the counted
+    // miss and the kept values below are the behaviour.
     const during = await monitor();
-    const elapsed = Date.now() - started;
-    // Answered, not hung (was < 5000 ms, a speed bound); the counted miss below is the behaviour.
-    assert.ok(elapsed < 30_000, `the monitor answered in ${elapsed} ms with a worker stopped`);
     assert.ok(Number(value(during, 'tcp-echo.workers.collect-timeouts')) >= 1, 'the miss is counted');
     for (const path of ['tcp-echo.sockets.opened', 'tcp-echo.bytes.read']) {
       assert.ok(Number(value(during, path)) >= Number(value(before, path)), `${path} did not go back`);

@@ -204,9 +204,8 @@ describe('logging (real service)', () => {
     pinging = false;
     await pinger;
     t.diagnostic(`${connections} connections with stderr unread in ${elapsed.toFixed(0)} ms; worst /ping ${worstPing.toFixed(1)} ms`);
-    // Every ping above answered 200 while stderr was unread (the pinger throws otherwise); the
-    // echoes all completed. A hang guard, not a speed bound:
-    assert.ok(elapsed < 120_000, `the ${connections} echoes took ${elapsed.toFixed(0)} ms`);
+    // Every ping above answered 200 while stderr was unread (the pinger throws otherwise), and
+    // the echoes all completed (the test's timeout bounds the wait; their time is only reported).
 
     // Shutdown must not hang on the full pipe either.
     const stopStarted = performance.now();
