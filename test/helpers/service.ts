@@ -35,6 +35,12 @@ const PICK_LOW = 10_000;
 const PICK_HIGH = ephemeralPortRange()[0] - 1;
 
 /**
+ * Ports `fetch` refuses to connect to (the Fetch standard's "bad ports"; 10080 is the only one
+ * above PICK_LOW): a monitor there would never answer the tests' HTTP client.
+ */
+const FETCH_BAD_PORTS: ReadonlySet<number> = new Set([10080]);
+
+/**
  * A TCP port free on 127.0.0.1 now, for a service to bind a moment later. Picked at random below
  * the ephemeral range: a port from `listen(0)` lies inside it, where any outgoing connection of
  * the machine (tests open thousands) may take it as its local port before the service binds it.
@@ -43,7 +49,7 @@ const PICK_HIGH = ephemeralPortRange()[0] - 1;
 export async function freePort(): Promise<number> {
   for (let attempt = 0; PICK_HIGH - PICK_LOW > 1000 && attempt < 50; attempt++) {
     const port = PICK_LOW + Math.floor(Math.random() * (PICK_HIGH - PICK_LOW + 1));
-    if (await bindable(port)) return port;
+    if (!FETCH_BAD_PORTS.has(port) && (await bindable(port))) return port;
   }
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
