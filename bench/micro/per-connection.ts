@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const logSink = new QueuedSink(await openSinkTarget(path.join(dir, 'log.tskv')), { maxLines: 65_536, maxChars: 64 << 20, counters: registry.counters });
   registry.configure({ level: 'info', format: 'tskv', sink: logSink });
   const logger = registry.getLogger('tcp-echo');
-  const quiet: Logger = { trace() {}, debug() {}, info() {}, warning() {}, error() {}, critical() {}, child: () => quiet, isEnabled: () => false };
+  const quiet: Logger = { trace() {}, debug() {}, info() {}, warning() {}, error() {}, critical() {}, child: () => quiet, bind: () => quiet, isEnabled: () => false };
 
   const info = (i: number): Info => ({ fd: 20 + (i % 64), number: i, peerAddress: '127.0.0.1', peerPort: 40000 + (i % 20000), localAddress: '127.0.0.1', localPort: port, networkType: 'ipv4' });
   const outcome = { reason: 'eof', bytesRead: 32, bytesWritten: 32 } as const;
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   await pipeline.start();
   const records = pipeline.connections;
   const internals = records as unknown as { tracer: ConstructorParameters<typeof OtelConnectionTracer>[0]; sampler: ConstructorParameters<typeof OtelConnectionTracer>[1]; ids: ConstructorParameters<typeof OtelConnectionTracer>[2] };
-  const viaSdk = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false);
+  const viaSdk = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, 'ask');
   // Records exported with the SDK's OTLPTraceExporter (its generic JSON serializer): the pipeline
   // before the one-pass encoder, with the same batch settings, counted the same way.
   const settings = (pipeline as unknown as { settings: { otlp: { url: string }; maxExportBatchSize: number; protocol: string } }).settings;
@@ -154,16 +154,16 @@ async function main(): Promise<void> {
     scheduledDelayMillis: 50,
   });
   const scope = { name: 'tcp-echo', version: undefined, schemaUrl: undefined };
-  const recordsSdkJson = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false, { resource: pipeline.resource, scope, processors: [sdkJsonBatch] });
+  const recordsSdkJson = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, 'ask', { resource: pipeline.resource, scope, processors: [sdkJsonBatch] });
   // A batch of records as the exporter gets it, for the encoders alone.
   const batchOf: import('@opentelemetry/sdk-trace').ReadableSpan[] = [];
-  const collecting = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, false, { resource: pipeline.resource, scope, processors: [{ onEnd: (span) => void batchOf.push(span) }] });
+  const collecting = new OtelConnectionTracer(internals.tracer, internals.sampler, internals.ids, 'ask', { resource: pipeline.resource, scope, processors: [{ onEnd: (span) => void batchOf.push(span) }] });
   for (let i = 0; i < settings.maxExportBatchSize / 2; i++) connection(collecting, quiet)(i);
   const perConnection = batchOf.length / 2;
   // A pipeline whose spans go nowhere: construction alone.
   const noExport = new TracingPipeline(resolveTracingSettings(validate(tracerSchema, { 'log-spans': 'never' }, at), {}, at), quiet, new SpanCounters());
   const noExportInternals = noExport.connections as unknown as typeof internals;
-  const buildOnlySdk = new OtelConnectionTracer(noExportInternals.tracer, noExportInternals.sampler, noExportInternals.ids, false);
+  const buildOnlySdk = new OtelConnectionTracer(noExportInternals.tracer, noExportInternals.sampler, noExportInternals.ids, 'ask');
   const buildOnlyRecords = noExport.connections;
 
   // Exports finish: the spans of a round are exported (counted by the pipeline) before the clock stops.

@@ -5,7 +5,7 @@
  */
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
 import { CLOSE_REASONS, type CloseReason } from '../telemetry/connection-trace.js';
-import { ExemplarStore } from '../telemetry/metrics/exemplar-store.js';
+import { ExemplarStore, type ExemplarSpan } from '../telemetry/metrics/exemplar-store.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { EchoStats } from './stats.js';
 
@@ -91,9 +91,8 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
       ? (seconds) => duration.record(seconds)
       : (seconds, trace) => {
           duration.record(seconds);
-          if (trace !== undefined && trace.spanId !== undefined && trace.traceId !== undefined) {
-            exemplars.record(seconds, trace.traceId, trace.spanId);
-          }
+          // `sampled` first: reading the ids of a sampled trace cuts their hex strings.
+          if (trace !== undefined && trace.sampled === true) exemplars.recordSpan(seconds, trace as ExemplarSpan);
         };
 
   return () => {

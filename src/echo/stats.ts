@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { CLOSE_REASONS, type CloseReason, type ConnectionTrace } from '../telemetry/connection-trace.js';
 
 /** The ids of a sampled connection's `sock` span (both absent when it is not sampled). */
-export type SpanIds = Pick<ConnectionTrace, 'traceId' | 'spanId'>;
+export type SpanIds = Pick<ConnectionTrace, 'sampled' | 'traceId' | 'spanId'>;
 
 /** The reasons every echo reports (as zero until they happen). */
 export const BASE_CLOSE_REASONS: readonly CloseReason[] = CLOSE_REASONS.slice(0, 6);

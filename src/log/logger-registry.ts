@@ -5,13 +5,14 @@
  * no-op function, an enabled one writes — so a call never compares levels (pino's `lib/levels.js`).
  * Module loggers are few and live forever, so the registry keeps them and re-assigns their methods
  * on every level change. Child loggers (one per connection) are *not* kept: a child is
- * `Object.create(parent)` with its own precomputed field part, so it finds the level methods
+ * `Object.create(parent)` with its own precomputed field part (or, made by `bind`, fields written
+ * as bytes when a line is), so it finds the level methods
  * through its prototype chain and follows level changes for free, and it is garbage once its
  * connection is gone.
  */
 import { jsonEncoder } from './json-line.js';
 import type { LineEncoder, LineLevel, LogFormat } from './line-encoder.js';
-import { LOG_LEVELS, type LogFields, type LogLevel, type LogMethod, type Logger } from './logger.js';
+import { LOG_LEVELS, type BoundFields, type LogFields, type LogLevel, type LogMethod, type Logger } from './logger.js';
 import { QueuedSink, type SinkCounters } from './queued-sink.js';
 import { stderrTarget } from './sink-target.js';
 import { logTimestamp, nowEpochMicros } from './timestamp.js';
@@ -76,6 +77,11 @@ class LoggerNode implements Logger {
   /** The fields this child binds (`undefined` for a root). */
   declare fields: LogFields | undefined;
   /**
+   * A child made by `bind`: its fields, written into tskv lines after the parent's bound part and
+   * turned into text (`boundPart`) only for another format. Own on every node, never inherited.
+   */
+  declare boundFields: BoundFields | undefined;
+  /**
    * All bound fields (this node's and its ancestors'), encoded in the format of `boundFormat`.
    * Only the format in use is encoded: a child lives as long as its connection, and a second
    * encoding per connection would be memory and work for a format no line is written in.
@@ -87,6 +93,7 @@ class LoggerNode implements Logger {
     const node = Object.create(this) as LoggerNode;
     node.parentNode = this;
     node.fields = fields;
+    node.boundFields = undefined;
     // Encoded once here, in the current format: a child is made once per connection, lines are many.
     const format = this.registry.formatIndex;
     node.boundPart = flatten(this.bound(format) + (ENCODERS[format] as LineEncoder).fieldsPart(fields));
@@ -94,11 +101,23 @@ class LoggerNode implements Logger {
     return node;
   }
 
+  bind(bound: BoundFields): Logger {
+    const node = Object.create(this) as LoggerNode;
+    node.parentNode = this;
+    node.fields = undefined;
+    node.boundFields = bound;
+    // Encoded when first needed, in a format other than the direct tskv bytes (see `bound`).
+    node.boundPart = '';
+    node.boundFormat = -1;
+    return node;
+  }
+
   /** The bound fields in format `format`, re-encoded (once) after the format changed. */
   bound(format: number): string {
     if (this.boundFormat === format) return this.boundPart;
     const parent = this.parentNode;
-    const part = parent === undefined ? '' : flatten(parent.bound(format) + (ENCODERS[format] as LineEncoder).fieldsPart(this.fields));
+    const fields = this.boundFields === undefined ? this.fields : this.boundFields.fields();
+    const part = parent === undefined ? '' : flatten(parent.bound(format) + (ENCODERS[format] as LineEncoder).fieldsPart(fields));
     this.boundPart = part;
     this.boundFormat = format;
     return part;
@@ -166,6 +185,7 @@ export class LoggerRegistry {
     node.moduleParts = ENCODERS.map((encoder) => encoder.modulePart(module));
     node.parentNode = undefined;
     node.fields = undefined;
+    node.boundFields = undefined;
     node.boundPart = '';
     node.boundFormat = this.formatIndex;
     const methods = {} as LevelMethods;
@@ -250,7 +270,10 @@ export class LoggerRegistry {
         const buf = sink.lineBuffer(DIRECT_LINE_ROOM);
         if (buf === undefined) return; // dropped (counted)
         const at = sink.writeAt;
-        const end = writeTskvLine(buf, at, at + DIRECT_LINE_ROOM, nowEpochMicros(), level, node.moduleParts[i] as string, body, node.bound(i), fields);
+        // A `bind` child writes its fields as bytes after its parent's bound part.
+        const boundFields = node.boundFields;
+        const boundPart = boundFields === undefined ? node.bound(i) : (node.parentNode as LoggerNode).bound(i);
+        const end = writeTskvLine(buf, at, at + DIRECT_LINE_ROOM, nowEpochMicros(), level, node.moduleParts[i] as string, body, boundPart, fields, boundFields);
         if (end >= 0) {
           sink.commitLine(end);
           return;

@@ -22,6 +22,31 @@ export type LogFields = Readonly<Record<string, string | number | boolean | unde
 
 export type LogMethod = (text: string, fields?: LogFields) => void;
 
+/**
+ * How a {@link BoundFields} writes its values into a tskv line's bytes (`tskv-bytes.ts`): each
+ * call appends, and returns false when the line is out of room.
+ */
+export interface TskvFieldWriter {
+  /** Text already in its final tskv form (a `\tkey=` part, a value that needs no escape). */
+  text(part: string): boolean;
+  /** `bytes[from, to)` as lowercase hex. */
+  hex(bytes: Uint8Array, from: number, to: number): boolean;
+  /** A number as `String()` writes it (digits only, no string, for a non-negative integer). */
+  number(n: number): boolean;
+}
+
+/**
+ * Fields a child binds without encoding them at bind time: a connection's trace_id, span_id and
+ * fd, which tskv lines take straight from the id bytes and the number (no hex string, no bound
+ * text per connection). Other encoders (JSON, the testsuite tee) ask for `fields()` once.
+ */
+export interface BoundFields {
+  /** The same fields as a record, in the order `writeTskv` writes them. */
+  fields(): LogFields;
+  /** Appends `\tkey=value` for each field, exactly as the tskv encoder writes `fields()`; false when out of room. */
+  writeTskv(out: TskvFieldWriter): boolean;
+}
+
 /** One module's logger. Methods of disabled levels are no-ops. */
 export interface Logger {
   readonly trace: LogMethod;
@@ -32,6 +57,8 @@ export interface Logger {
   readonly critical: LogMethod;
   /** A logger whose every line also carries `fields` (e.g. trace_id, span_id, fd), formatted once here. */
   child(fields: LogFields): Logger;
+  /** A child binding `bound`, encoded only when a line is written (the per-connection case). */
+  bind(bound: BoundFields): Logger;
   /** True when lines of `level` would be written. */
   isEnabled(level: LogLevel): boolean;
 }

@@ -11,7 +11,7 @@
  * abandoned (-1): the caller writes it as a string instead.
  */
 import type { LineLevel } from './line-encoder.js';
-import type { LogFields } from './logger.js';
+import type { BoundFields, LogFields, TskvFieldWriter } from './logger.js';
 import { timestampSecondPart } from './timestamp.js';
 import { escapeTskvValue, tskvKeyPart } from './tskv.js';
 
@@ -82,6 +82,33 @@ function number(n: number): boolean {
   return true;
 }
 
+/** Two lowercase hex digits per byte value, as character codes: byte b is at [2b, 2b + 1]. */
+const HEX_DIGITS = (() => {
+  const digits = new Uint8Array(512);
+  for (let b = 0; b < 256; b++) {
+    const pair = b.toString(16).padStart(2, '0');
+    digits[2 * b] = pair.charCodeAt(0);
+    digits[2 * b + 1] = pair.charCodeAt(1);
+  }
+  return digits;
+})();
+
+function hex(bytes: Uint8Array, from: number, to: number): boolean {
+  if (pos + 2 * (to - from) > end) return false;
+  const buf = out;
+  let p = pos;
+  for (let i = from; i < to; i++) {
+    const b = (bytes[i] as number) << 1;
+    buf[p++] = HEX_DIGITS[b] as number;
+    buf[p++] = HEX_DIGITS[b + 1] as number;
+  }
+  pos = p;
+  return true;
+}
+
+/** What a {@link BoundFields} writes through: the line being written now. */
+const FIELD_WRITER: TskvFieldWriter = { text, hex, number };
+
 /** `epochMicros` as `YYYY-MM-DDTHH:MM:SS.uuuuuu`. */
 function timestamp(epochMicros: number): boolean {
   const second = Math.floor(epochMicros / 1_000_000);
@@ -98,7 +125,8 @@ function timestamp(epochMicros: number): boolean {
 /**
  * Writes one line into `buf` from `at`, using no more than up to `limit`: the end of what was
  * written, or -1 when the line does not fit (nothing counts as written then). The arguments are
- * those of `tskvEncoder.line`, with the time as microseconds since the epoch.
+ * those of `tskvEncoder.line`, with the time as microseconds since the epoch; `boundFields`, when
+ * given, follows `boundPart` (the fields of a child made by `Logger.bind`).
  */
 export function writeTskvLine(
   buf: Buffer,
@@ -110,12 +138,14 @@ export function writeTskvLine(
   lineText: string,
   boundPart: string,
   fields: LogFields | undefined,
+  boundFields?: BoundFields,
 ): number {
   out = buf;
   pos = at;
   end = limit;
   if (!(constant(LINE_HEAD) && timestamp(epochMicros) && constant(LEVEL_BYTES[level]) && text(modulePart))) return -1;
   if (!(value(lineText) && text(boundPart))) return -1;
+  if (boundFields !== undefined && !boundFields.writeTskv(FIELD_WRITER)) return -1;
   if (fields !== undefined) {
     for (const key in fields) {
       const field = fields[key];

@@ -3,6 +3,7 @@
  * component provides the real implementation; `NOOP_CONNECTION_TRACER` serves when it is not loaded.
  */
 import type { Logger } from '../log/logger.js';
+import { bindFd } from './connection-log-fields.js';
 
 /** Why a connection ended. A small fixed set: it is a metric label and a span attribute. */
 export const CLOSE_REASONS = [
@@ -63,6 +64,11 @@ export interface ConnectionTrace {
    */
   readonly logger: Logger;
   /**
+   * True only when the connection is sampled: `traceId` and `spanId` are then defined. Ask this
+   * first; a sampled trace may cut the hex strings only when they are read.
+   */
+  readonly sampled?: boolean;
+  /**
    * The `sock` span's ids (32 and 16 lowercase hex), present only when the connection is sampled:
    * the duration histogram keeps them as its bucket's exemplar.
    */
@@ -84,7 +90,6 @@ export interface ConnectionTracer {
 /** Tracing off: the logger passes through unchanged and nothing is recorded. */
 export const NOOP_CONNECTION_TRACER: ConnectionTracer = {
   start(info, logger) {
-    const bound = info.fd === undefined ? logger : logger.child({ fd: info.fd });
-    return { logger: bound, sendStarted() {}, sendEnded() {}, end() {} };
+    return { logger: bindFd(logger, info.fd), sendStarted() {}, sendEnded() {}, end() {} };
   },
 };

@@ -24,14 +24,23 @@ export interface ExemplarSet {
   readonly exemplars: ReadonlyArray<Exemplar | null>;
 }
 
+/**
+ * Where an exemplar's ids are read from when the exemplars are rendered, not when recorded: a
+ * connection's trace keeps them as bytes, and cutting two hex strings per connection for the few
+ * that stay a bucket's latest would be waste. The ids must never change.
+ */
+export interface ExemplarSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 /** The latest exemplar per bucket of one histogram. */
 export class ExemplarStore {
   readonly #bounds: readonly number[];
-  // Parallel arrays, sized once: a record writes four slots and allocates nothing.
+  // Parallel arrays, sized once: a record writes three slots and allocates nothing.
   readonly #values: Float64Array;
   readonly #timestamps: Float64Array;
-  readonly #traceIds: Array<string | undefined>;
-  readonly #spanIds: Array<string | undefined>;
+  readonly #spans: Array<ExemplarSpan | undefined>;
 
   /** @param bounds the histogram's explicit bucket boundaries, ascending. */
   constructor(bounds: readonly number[]) {
@@ -39,29 +48,31 @@ export class ExemplarStore {
     const slots = bounds.length + 1;
     this.#values = new Float64Array(slots);
     this.#timestamps = new Float64Array(slots);
-    this.#traceIds = new Array<string | undefined>(slots).fill(undefined);
-    this.#spanIds = new Array<string | undefined>(slots).fill(undefined);
+    this.#spans = new Array<ExemplarSpan | undefined>(slots).fill(undefined);
   }
 
   /** Keeps `value` with the span's ids as its bucket's exemplar, replacing the previous one. */
   record(value: number, traceId: string, spanId: string, timestampMs: number = Date.now()): void {
+    this.recordSpan(value, { traceId, spanId }, timestampMs);
+  }
+
+  /** As {@link record}, with the ids read from `span` when the exemplars are rendered. */
+  recordSpan(value: number, span: ExemplarSpan, timestampMs: number = Date.now()): void {
     const slot = bucketIndex(this.#bounds, value);
     this.#values[slot] = value;
     this.#timestamps[slot] = timestampMs;
-    this.#traceIds[slot] = traceId;
-    this.#spanIds[slot] = spanId;
+    this.#spans[slot] = span;
   }
 
   /** The current exemplars (a copy). */
   snapshot(): ExemplarSet {
     const exemplars: Array<Exemplar | null> = [];
     for (let i = 0; i < this.#values.length; i++) {
-      const traceId = this.#traceIds[i];
-      const spanId = this.#spanIds[i];
+      const span = this.#spans[i];
       exemplars.push(
-        traceId === undefined || spanId === undefined
+        span === undefined
           ? null
-          : { value: this.#values[i] as number, traceId, spanId, timestampMs: this.#timestamps[i] as number },
+          : { value: this.#values[i] as number, traceId: span.traceId, spanId: span.spanId, timestampMs: this.#timestamps[i] as number },
       );
     }
     return { bounds: this.#bounds, exemplars };

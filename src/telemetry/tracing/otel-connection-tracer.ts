@@ -40,7 +40,8 @@ import { hrTime, hrTimeDuration, type InstrumentationScope } from '@opentelemetr
 import type { Resource } from '@opentelemetry/resources';
 import { RandomIdGenerator, type IdGenerator, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '../../log/logger.js';
+import type { BoundFields, LogFields, Logger, TskvFieldWriter } from '../../log/logger.js';
+import { bindFd, FD_PART } from '../connection-log-fields.js';
 import { IdPool, SEND_SPAN_ID_AT, SOCK_SPAN_ID_AT, TRACE_ID_AT } from './id-pool.js';
 import type {
   ConnectionInfo,
@@ -231,6 +232,9 @@ export class ConnectionSpan implements ReadableSpan {
  * Starts connection traces on `tracer`. Keeps the open ones so that `endAll()` can close them at
  * shutdown (the echo component normally ends them first, with reason `shutdown`).
  */
+/** What the sampler answers for every connection, when that is known beforehand. */
+export type RootDecision = 'never' | 'always' | 'ask';
+
 export class OtelConnectionTracer implements ConnectionTracer {
   /** Connections whose `sock` span is sampled and not yet ended. */
   readonly open = new Set<SockTrace>();
@@ -241,37 +245,37 @@ export class OtelConnectionTracer implements ConnectionTracer {
    * @param sampler the provider's sampler: decides at accept, and again (the same way) when the
    *   spans are built at close.
    * @param ids the provider's IdGenerator.
-   * @param neverSample the sampler can never sample a connection (ratio 0, always_off): skip the
-   *   SDK entirely, so a sampler at 0 costs what tracing off costs.
+   * @param rootDecision what the sampler answers for a connection's root span: `never` (ratio 0,
+   *   always_off: the SDK is skipped entirely, so a sampler at 0 costs what tracing off costs),
+   *   `always` (an always-on root: sampled without asking) or `ask` (the sampler decides per trace id).
    */
   constructor(
     private readonly tracer: Tracer,
     private readonly sampler: Sampler,
     private readonly ids: PresetIdGenerator,
-    private readonly neverSample = false,
+    private readonly rootDecision: RootDecision = 'ask',
     private readonly sink?: SpanSink,
   ) {}
 
   start(info: ConnectionInfo, logger: Logger): ConnectionTrace {
-    if (this.neverSample) return unsampled(info, logger);
+    const decide = this.rootDecision;
+    if (decide === 'never') return unsampled(info, logger);
     const startedAt = performance.now();
     const idAt = this.idPool.draw();
     const idSlab = this.idPool.current;
-    const traceId = idSlab.toString('hex', idAt + TRACE_ID_AT, idAt + TRACE_ID_AT + 16);
-    // A connection's span is always a root (no propagated parent on a raw TCP socket), so the
-    // sampler sees what it would see inside startSpan: no parent, this trace id, the span's name
-    // and kind. Attributes are left out: no standard sampler reads them, and building them here
-    // would cost the allocation this class exists to avoid.
-    const decision = this.sampler.shouldSample(ROOT_CONTEXT, traceId, SPAN.sock, SpanKind.SERVER, {}, []).decision;
-    if (decision !== SamplingDecision.RECORD_AND_SAMPLED) {
-      // Sampled out: ids that lead to no trace are not written (they would only mislead), the fd still is.
-      return unsampled(info, logger);
+    if (decide === 'ask') {
+      // A connection's span is always a root (no propagated parent on a raw TCP socket), so the
+      // sampler sees what it would see inside startSpan: no parent, this trace id, the span's name
+      // and kind. Attributes are left out: no standard sampler reads them, and building them here
+      // would cost the allocation this class exists to avoid.
+      const traceId = idSlab.toString('hex', idAt + TRACE_ID_AT, idAt + TRACE_ID_AT + 16);
+      const decision = this.sampler.shouldSample(ROOT_CONTEXT, traceId, SPAN.sock, SpanKind.SERVER, {}, []).decision;
+      if (decision !== SamplingDecision.RECORD_AND_SAMPLED) {
+        // Sampled out: ids that lead to no trace are not written (they would only mislead), the fd still is.
+        return unsampled(info, logger);
+      }
     }
-    const spanId = idSlab.toString('hex', idAt + SOCK_SPAN_ID_AT, idAt + SOCK_SPAN_ID_AT + 8);
-    const bound = logger.child(
-      info.fd === undefined ? { trace_id: traceId, span_id: spanId } : { trace_id: traceId, span_id: spanId, fd: info.fd },
-    );
-    const sock = new SockTrace(this, info, traceId, spanId, idSlab, idAt, startedAt, bound);
+    const sock = new SockTrace(this, info, idSlab, idAt, startedAt, logger);
     this.open.add(sock);
     return sock;
   }
@@ -349,8 +353,13 @@ export class OtelConnectionTracer implements ConnectionTracer {
   }
 }
 
-/** One sampled connection: its ids, the times and facts its spans will carry, and the bound logger. */
-export class SockTrace implements ConnectionTrace {
+/**
+ * One sampled connection: its ids, the times and facts its spans will carry, and the logger bound
+ * to it. Its ids stay bytes in the id slab: the tskv lines write them as hex straight from there
+ * (it is the logger's {@link BoundFields}), the OTLP encoder copies them, and a hex string is cut
+ * only when something reads `traceId`, `spanId` or `sendSpanId` (JSON lines, an exemplar).
+ */
+export class SockTrace implements ConnectionTrace, BoundFields {
   /** `performance.now()` when the send side began and ended, and when the connection ended. */
   sendStartedAt: number | undefined;
   sendEndedAt: number | undefined;
@@ -363,23 +372,53 @@ export class SockTrace implements ConnectionTrace {
   errorMessage: string | undefined;
   private sendDone = false;
   private ended = false;
+  private traceHex: string | undefined = undefined;
+  private spanHex: string | undefined = undefined;
   private sendSpanHex: string | undefined = undefined;
+  readonly sampled = true;
+  readonly logger: Logger;
 
   constructor(
     private readonly owner: OtelConnectionTracer,
     readonly info: ConnectionInfo,
-    readonly traceId: string,
-    readonly spanId: string,
     /** The id bytes ({@link IdPool}): trace id, `sock` and `send` span ids at `idAt`. */
     readonly idSlab: Buffer,
     readonly idAt: number,
     readonly startedAt: number,
-    readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.logger = logger.bind(this);
+  }
+
+  get traceId(): string {
+    return (this.traceHex ??= this.idSlab.toString('hex', this.idAt + TRACE_ID_AT, this.idAt + TRACE_ID_AT + 16));
+  }
+
+  get spanId(): string {
+    return (this.spanHex ??= this.idSlab.toString('hex', this.idAt + SOCK_SPAN_ID_AT, this.idAt + SOCK_SPAN_ID_AT + 8));
+  }
 
   /** The `send` child's span id (hex), cut from the id bytes when first asked for. */
   get sendSpanId(): string {
     return (this.sendSpanHex ??= this.idSlab.toString('hex', this.idAt + SEND_SPAN_ID_AT, this.idAt + SEND_SPAN_ID_AT + 8));
+  }
+
+  /** The fields every line of the connection carries (BoundFields): its span's ids, and the fd. */
+  fields(): LogFields {
+    const fd = this.info.fd;
+    return fd === undefined ? { trace_id: this.traceId, span_id: this.spanId } : { trace_id: this.traceId, span_id: this.spanId, fd };
+  }
+
+  writeTskv(out: TskvFieldWriter): boolean {
+    const { idSlab, idAt } = this;
+    const fd = this.info.fd;
+    return (
+      out.text(TRACE_ID_PART) &&
+      out.hex(idSlab, idAt + TRACE_ID_AT, idAt + TRACE_ID_AT + 16) &&
+      out.text(SPAN_ID_PART) &&
+      out.hex(idSlab, idAt + SOCK_SPAN_ID_AT, idAt + SOCK_SPAN_ID_AT + 8) &&
+      (fd === undefined || (out.text(FD_PART) && out.number(fd)))
+    );
   }
 
   sendStarted(): void {
@@ -460,9 +499,13 @@ function errorType(error: Error): string {
 
 const NOOP = (): void => {};
 
+// The tskv key parts of the bound fields (their keys need no escaping).
+const TRACE_ID_PART = '\ttrace_id=';
+const SPAN_ID_PART = '\tspan_id=';
+
 function unsampled(info: ConnectionInfo, logger: Logger): ConnectionTrace {
   return {
-    logger: info.fd === undefined ? logger : logger.child({ fd: info.fd }),
+    logger: bindFd(logger, info.fd),
     sendStarted: NOOP,
     sendEnded: NOOP,
     end: NOOP,

@@ -85,7 +85,7 @@ export class TracingPipeline {
     // Connection spans go straight to these processors, with the provider's resource and the
     // scope getTracer(TRACER_NAME) gives (see otel-connection-tracer.ts, "Speed").
     const sink = { resource: this.resource, scope: { name: TRACER_NAME, version: undefined, schemaUrl: undefined }, processors };
-    this.connections = new OtelConnectionTracer(this.tracer, sampler, ids, settings.neverSample, sink);
+    this.connections = new OtelConnectionTracer(this.tracer, sampler, ids, settings.neverSample ? 'never' : settings.alwaysSample ? 'always' : 'ask', sink);
   }
 
   private otlpProcessor(): SpanProcessor {

@@ -71,6 +71,16 @@ export function neverSamples(choice: SamplerChoice): boolean {
   return choice.root === 'always_off' || (choice.root === 'ratio' && choice.ratio === 0);
 }
 
+/**
+ * True when the choice samples every connection: connection spans are roots, and an always-on
+ * root (parent-based or not) answers RECORD_AND_SAMPLED whatever the trace id, so asking it per
+ * connection would only cost the call and the trace id's hex. A ratio of 1 is not this: the
+ * SDK's TraceIdRatioBasedSampler still compares the id with its bound.
+ */
+export function alwaysSamples(choice: SamplerChoice): boolean {
+  return choice.root === 'always_on';
+}
+
 /** The SDK sampler of a choice. */
 export function buildSampler(choice: SamplerChoice): Sampler {
   const root =

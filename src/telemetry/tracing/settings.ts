@@ -8,7 +8,7 @@ import type { ConfigLocation } from '../../errors.js';
 import { boolean, duration, integer, number, object, string, type Infer } from '../../config/schema.js';
 import { otlpSignalUrl } from '../otlp/signal-url.js';
 import { DEFAULT_OTLP_PROTOCOL, OTLP_PROTOCOLS, resolveOtlpProtocol, type OtlpProtocol } from '../otlp/protocol.js';
-import { neverSamples, ratioChoice, samplerChoiceFromEnv, type SamplerChoice } from './sampler.js';
+import { alwaysSamples, neverSamples, ratioChoice, samplerChoiceFromEnv, type SamplerChoice } from './sampler.js';
 
 /** The OTLP exporter's own default request timeout (OTEL_EXPORTER_OTLP_TIMEOUT). */
 const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
@@ -127,6 +127,8 @@ export interface TracingSettings {
    * The connection tracer then skips the SDK altogether.
    */
   readonly neverSample: boolean;
+  /** True when every connection is sampled (an always-on root): the tracer then does not ask the sampler. */
+  readonly alwaysSample: boolean;
   readonly maxQueueSize: number;
   readonly maxExportBatchSize: number;
   readonly scheduleDelayMs: number;
@@ -182,6 +184,7 @@ export function resolveTracingSettings(config: TracerConfig, env: Env, at: Confi
     samplerRatio: fromEnv ? undefined : config['sampler-ratio'],
     sampler,
     neverSample: neverSamples(sampler),
+    alwaysSample: alwaysSamples(sampler),
     maxQueueSize,
     maxExportBatchSize,
     scheduleDelayMs: nonNegativeFromEnv(env, 'OTEL_BSP_SCHEDULE_DELAY', warnings) ?? config['schedule-delay'],

@@ -45,6 +45,7 @@ const silent: Logger = {
   error() {},
   critical() {},
   child: () => silent,
+  bind: () => silent,
   isEnabled: () => false,
 };
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { BoundFields } from '../../../src/log/logger.js';
 import { LoggerRegistry } from '../../../src/log/logger-registry.js';
 import { QueuedSink } from '../../../src/log/queued-sink.js';
 import { MemoryTarget } from './memory-target.js';
@@ -90,6 +91,47 @@ describe('LoggerRegistry', () => {
       'level=WARNING\tmodule=tcp-echo\ttext=closed\ttrace_id=abc\tspan_id=def\tfd=9\treason=reset',
       'level=INFO\tmodule=tcp-echo\ttext=plain',
     ]);
+  });
+
+  it('writes fields bound by bind() as a child\'s would be, in tskv, in JSON and under a further child', async () => {
+    const { registry, target, flush } = setup();
+    const log = registry.getLogger('tcp-echo').child({ listener: 'main' });
+    const ids = Buffer.from('00ff10a0' + '0123456789abcdef'.repeat(2) + 'fedcba98', 'hex');
+    let asked = 0;
+    const bound: BoundFields = {
+      fields() {
+        asked++;
+        return { trace_id: ids.toString('hex', 0, 8), fd: 17 };
+      },
+      writeTskv: (out) => out.text('\ttrace_id=') && out.hex(ids, 0, 8) && out.text('\tfd=') && out.number(17),
+    };
+    const conn = log.bind(bound);
+    conn.info('opened', { peer: '127.0.0.1' });
+    conn.child({ extra: 'x' }).warning('inner');
+    assert.equal(conn.isEnabled('info'), true);
+    await flush();
+    assert.deepEqual(target.lines().map(tail), [
+      'level=INFO\tmodule=tcp-echo\ttext=opened\tlistener=main\ttrace_id=00ff10a001234567\tfd=17\tpeer=127.0.0.1',
+      'level=WARNING\tmodule=tcp-echo\ttext=inner\tlistener=main\ttrace_id=00ff10a001234567\tfd=17\textra=x',
+    ]);
+    assert.equal(asked, 1, 'tskv bytes need no fields(); only the further child encoded them, once');
+    registry.configure({ level: 'info', format: 'json', sink: registry.defaultSink() });
+    conn.info('json');
+    await flush();
+    const parsed = JSON.parse(target.lines().at(-1) as string) as Record<string, unknown>;
+    delete parsed.timestamp;
+    assert.deepEqual(parsed, { level: 'INFO', module: 'tcp-echo', text: 'json', listener: 'main', trace_id: '00ff10a001234567', fd: 17 });
+  });
+
+  it('hands the testsuite tee the same line for a bind() child as the sink gets', async () => {
+    const { registry, target, flush } = setup();
+    const teed: string[] = [];
+    registry.setTee((line) => teed.push(line));
+    const bound: BoundFields = { fields: () => ({ fd: 3 }), writeTskv: (out) => out.text('\tfd=') && out.number(3) };
+    registry.getLogger('m').bind(bound).info('x');
+    await flush();
+    assert.deepEqual(target.lines().map(tail), ['level=INFO\tmodule=m\ttext=x\tfd=3']);
+    assert.deepEqual(teed.map((l) => tail(l.trimEnd())), ['level=INFO\tmodule=m\ttext=x\tfd=3']);
   });
 
   it('keeps bound fields exact whatever their characters: one, non-ASCII, a lone surrogate', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LineLevel } from '../../../src/log/line-encoder.js';
-import type { LogFields } from '../../../src/log/logger.js';
+import type { BoundFields, LogFields } from '../../../src/log/logger.js';
 import { formatLogTimestamp } from '../../../src/log/timestamp.js';
 import { tskvEncoder } from '../../../src/log/tskv.js';
 import { writeTskvLine } from '../../../src/log/tskv-bytes.js';
@@ -63,4 +63,28 @@ test('a line that does not fit its room is abandoned, and fits once the room is 
   assert.equal(directLine(long, 200), undefined);
   assert.equal(directLine(base, 40), undefined, 'cut off in the middle of the timestamp');
   assert.equal(directLine(long, 8192)?.toString('hex'), stringLine(long).toString('hex'));
+});
+
+test('fields bound as bytes (BoundFields) are written as the string encoder writes their fields()', () => {
+  const ids = Buffer.alloc(40);
+  for (let i = 0; i < ids.length; i++) ids[i] = (i * 37 + 11) & 0xff;
+  ids[3] = 0;
+  ids[4] = 0xff;
+  const bound: BoundFields = {
+    fields: () => ({ trace_id: ids.toString('hex', 2, 18), span_id: ids.toString('hex', 18, 26), fd: 1234 }),
+    writeTskv: (out) =>
+      out.text('\ttrace_id=') && out.hex(ids, 2, 18) && out.text('\tspan_id=') && out.hex(ids, 18, 26) && out.text('\tfd=') && out.number(1234),
+  };
+  const c: Case = { ...base, bound: { listener: 'a' }, fields: { reason: 'eof', bytes_read: 32 } };
+  const expected = Buffer.from(
+    tskvEncoder.line(formatLogTimestamp(c.micros), c.level, tskvEncoder.modulePart(c.module), c.text, tskvEncoder.fieldsPart({ ...c.bound, ...bound.fields() }), c.fields),
+    'utf8',
+  );
+  const buf = Buffer.alloc(4096);
+  const end = writeTskvLine(buf, 0, 4096, c.micros, c.level, tskvEncoder.modulePart(c.module), c.text, tskvEncoder.fieldsPart(c.bound), c.fields, bound);
+  assert.equal(buf.subarray(0, end).toString(), expected.toString());
+  // Out of room inside the bound fields: nothing counts as written.
+  const tight = expected.indexOf('trace_id=') + 'trace_id='.length + 10;
+  const part = tskvEncoder.fieldsPart(c.bound);
+  assert.equal(writeTskvLine(Buffer.alloc(tight), 0, tight, c.micros, c.level, tskvEncoder.modulePart(c.module), c.text, part, c.fields, bound), -1);
 });

@@ -183,7 +183,7 @@ test('/metrics: a sampled connection leaves its span ids as the bucket exemplar;
   const stats = new EchoStats();
   registerEchoMetrics(storage, stats);
   assert.deepEqual(CONNECTION_DURATION_BOUNDS_S.slice(0, 3), [0.001, 0.0025, 0.005]);
-  stats.recordDuration(0.003, { traceId: TRACE, spanId: SPAN });
+  stats.recordDuration(0.003, { sampled: true, traceId: TRACE, spanId: SPAN });
   stats.recordDuration(0.0004, {}); // not sampled: counted, no exemplar
   stats.recordDuration(0.0002); // no trace at all
 

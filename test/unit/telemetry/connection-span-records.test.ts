@@ -19,6 +19,7 @@ const quietLogger: Logger = {
   child(_fields: LogFields) {
     return quietLogger;
   },
+  bind: () => quietLogger,
   isEnabled: () => false,
 };
 
@@ -84,8 +85,8 @@ describe('connection spans as records', () => {
       const ids = new PresetIdGenerator();
       const provider = new TracerProvider({ resource, sampler: new AlwaysOnSampler(), idGenerator: ids, spanProcessors: [sdkSide] });
       const tracer = provider.getTracer('tcp-echo');
-      const viaSdk = new OtelConnectionTracer(tracer, new AlwaysOnSampler(), ids, false);
-      const viaRecords = new OtelConnectionTracer(tracer, new AlwaysOnSampler(), ids, false, {
+      const viaSdk = new OtelConnectionTracer(tracer, new AlwaysOnSampler(), ids, 'ask');
+      const viaRecords = new OtelConnectionTracer(tracer, new AlwaysOnSampler(), ids, 'ask', {
         resource,
         scope: { name: 'tcp-echo', version: undefined, schemaUrl: undefined },
         processors: [recordSide],
@@ -94,12 +95,16 @@ describe('connection spans as records', () => {
       const b = viaRecords.start(INFO, quietLogger);
       // The same ids and recorded times for both: copied from the first onto the second.
       const sa = a as unknown as { traceId: string; spanId: string; startedAt: number; sendStartedAt?: number; sendEndedAt?: number };
-      const sb = b as unknown as { traceId: string; spanId: string; startedAt: number; sendStartedAt?: number; sendEndedAt?: number };
+      const sb = b as unknown as { readonly traceId: string; readonly spanId: string; startedAt: number; sendStartedAt?: number; sendEndedAt?: number };
       if (sends) {
         a.sendStarted();
         a.sendEnded();
       }
-      Object.assign(sb, { traceId: sa.traceId, spanId: sa.spanId, startedAt: sa.startedAt, sendStartedAt: sa.sendStartedAt, sendEndedAt: sa.sendEndedAt });
+      // The ids are bytes in each tracer's id slab (the hex strings are cut from them when read).
+      const idsOf = (t: unknown) => t as { idSlab: Buffer; idAt: number };
+      idsOf(a).idSlab.copy(idsOf(b).idSlab, idsOf(b).idAt, idsOf(a).idAt, idsOf(a).idAt + 32);
+      Object.assign(sb, { startedAt: sa.startedAt, sendStartedAt: sa.sendStartedAt, sendEndedAt: sa.sendEndedAt });
+      assert.equal(sb.traceId, sa.traceId);
       (b as unknown as { sendDone: boolean }).sendDone = true;
       // Both end at the same instant: performance.now() is read inside end(), so freeze it.
       const now = performance.now;

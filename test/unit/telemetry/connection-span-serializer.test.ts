@@ -27,6 +27,7 @@ const quietLogger: Logger = {
   child(_fields: LogFields) {
     return quietLogger;
   },
+  bind: () => quietLogger,
   isEnabled: () => false,
 };
 
@@ -37,7 +38,7 @@ function connectionSpans(resource: Resource, cases: readonly Case[]): ReadableSp
   const spans: ReadableSpan[] = [];
   const ids = new PresetIdGenerator();
   const provider = new TracerProvider({ resource, sampler: new AlwaysOnSampler(), idGenerator: ids });
-  const tracer = new OtelConnectionTracer(provider.getTracer('tcp-echo'), new AlwaysOnSampler(), ids, false, {
+  const tracer = new OtelConnectionTracer(provider.getTracer('tcp-echo'), new AlwaysOnSampler(), ids, 'ask', {
     resource,
     scope: SCOPE,
     processors: [{ onEnd: (span: ReadableSpan) => spans.push(span) }],

@@ -90,6 +90,7 @@ function silentLogger() {
     error: noop,
     critical: noop,
     child: () => logger,
+    bind: () => logger,
     isEnabled: () => false,
   };
   return logger;

@@ -37,6 +37,7 @@ function recordingLogger(lines: Line[], bound: LogFields = {}, level: LogLevel =
     error: method('error'),
     critical: method('critical'),
     child: (fields) => recordingLogger(lines, { ...bound, ...fields }, level),
+    bind: (fields) => recordingLogger(lines, { ...bound, ...fields.fields() }, level),
     isEnabled: enabled,
   };
 }

@@ -27,6 +27,7 @@ function recorder(lines: Line[], minimum: LogLevel = 'debug'): Logger {
     error: m('error'),
     critical: m('critical'),
     child: () => logger,
+    bind: () => logger,
     isEnabled: on,
   };
   return logger;

@@ -128,6 +128,17 @@ describe('resolveTracingSettings', () => {
     assert.equal(resolve({ 'sampler-ratio': 0.25 }, { OTEL_TRACES_SAMPLER: 'traceidratio' }).samplerRatio, undefined);
   });
 
+  it('knows when every connection is sampled (an always-on root), and only then', () => {
+    assert.equal(resolve({}).alwaysSample, true, 'the default: parent-based always-on');
+    assert.equal(resolve({ 'sampler-ratio': 1 }).alwaysSample, true);
+    assert.equal(resolve({ 'sampler-ratio': 0.5 }).alwaysSample, false);
+    assert.equal(resolve({}, { OTEL_TRACES_SAMPLER: 'always_on' }).alwaysSample, true);
+    assert.equal(resolve({}, { OTEL_TRACES_SAMPLER: 'parentbased_always_on' }).alwaysSample, true);
+    assert.equal(resolve({}, { OTEL_TRACES_SAMPLER: 'always_off' }).alwaysSample, false);
+    // The SDK's ratio sampler still compares each trace id with its bound, even at 1: it is asked.
+    assert.equal(resolve({}, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }).alwaysSample, false);
+  });
+
   it('knows when no connection can ever be sampled', () => {
     assert.equal(resolve({ 'sampler-ratio': 0 }).neverSample, true);
     assert.equal(resolve({ 'sampler-ratio': 0.001 }).neverSample, false);
