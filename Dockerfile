@@ -6,11 +6,16 @@
 # starts the ENTRYPOINT + CMD there.
 
 FROM node:24.22.3-bookworm-slim AS build
+# A C compiler for the native socket-address reader (native/socket-addresses.c, Node-API: the
+# image's own headers). Only this stage has it; the runtime stage gets the built .node in dist/.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY native ./native
+COPY scripts/build-native.mjs ./scripts/
 RUN npm run build
 
 FROM node:24.22.3-bookworm-slim AS runtime

@@ -1,6 +1,7 @@
 /** The facts about an accepted socket that its span and log lines carry, gathered once at accept. */
 import type { Socket } from 'node:net';
 import type { ConnectionInfo } from '../telemetry/connection-trace.js';
+import { loadNativeAddresses, type NativeAddresses, type NativeAddressReader } from './native-addresses.js';
 
 /** `::ffff:`, the prefix of an IPv4-mapped IPv6 address, as char codes (either case of `f`). */
 const MAPPED_PREFIX_LENGTH = 7;
@@ -123,15 +124,76 @@ export function fixedLocalEndpoint(address: string, port: number): FixedLocalEnd
   return address === '0.0.0.0' || address === '::' ? undefined : { address, port };
 }
 
+/** The native reader, loaded once; `undefined` reader: every socket's addresses come from Node. */
+const NATIVE: NativeAddresses = loadNativeAddresses();
+
+/** Which reader serves this process, for the listener's start line. */
+export function addressReader(): { readonly name: 'native' | 'node'; readonly reason?: string } {
+  return NATIVE.reader === undefined ? { name: 'node', reason: NATIVE.reason } : { name: 'native' };
+}
+
+/** True when the addon was built but would not load: worth a warning, unlike a machine without a compiler. */
+export function addressReaderFailed(): boolean {
+  return NATIVE.reader === undefined && NATIVE.status === 'failed';
+}
+
+/** What the native reader fills: [peer port, local port, local IPv4]; the bytes view reads the address in network order. */
+const ENDS = new Int32Array(3);
+const LOCAL_IPV4 = new Uint8Array(ENDS.buffer, 8, 4);
+let localBits = 0;
+let localText: string | undefined;
+
+/** The local IPv4 address the reader wrote, as text (one string while it stays the same). */
+function localIpv4(): string {
+  const bits = ENDS[2] as number;
+  if (localText === undefined || bits !== localBits) {
+    localBits = bits;
+    localText = `${LOCAL_IPV4[0]}.${LOCAL_IPV4[1]}.${LOCAL_IPV4[2]}.${LOCAL_IPV4[3]}`;
+  }
+  return localText;
+}
+
 /**
  * Builds the ConnectionInfo of the `number`-th accepted socket; `local` is the listener's
- * {@link fixedLocalEndpoint}, when it has one.
+ * {@link fixedLocalEndpoint}, when it has one. IPv4 ends (IPv4-mapped ones included) are read
+ * by the native reader in one call when it is there; any other end, or no reader, asks Node
+ * ({@link nodeConnectionInfo}), with the same result.
  */
-export function connectionInfo(socket: Socket, number: number, local: HandleAddress = endpoint(socket, false)): ConnectionInfo {
+export function connectionInfo(
+  socket: Socket,
+  number: number,
+  local?: FixedLocalEndpoint,
+  reader: NativeAddressReader | undefined = NATIVE.reader,
+): ConnectionInfo {
+  const fd = socketFd(socket);
+  if (reader !== undefined && fd !== undefined) {
+    const peerAddress = reader.read(fd, ENDS);
+    if (peerAddress !== undefined) {
+      return {
+        fd,
+        number,
+        peerAddress: peerAddresses.get(peerAddress),
+        peerPort: ENDS[0] as number,
+        localAddress: local === undefined ? localIpv4() : localAddresses.get(local.address),
+        localPort: local === undefined ? (ENDS[1] as number) : local.port,
+        networkType: 'ipv4',
+      };
+    }
+  }
+  return nodeConnectionInfo(socket, number, local, fd);
+}
+
+/** The ConnectionInfo as Node's own getpeername/getsockname tell it (every platform, every address family). */
+export function nodeConnectionInfo(
+  socket: Socket,
+  number: number,
+  local: HandleAddress = endpoint(socket, false),
+  fd: number | undefined = socketFd(socket),
+): ConnectionInfo {
   const peer = endpoint(socket, true);
   const peerAddress = peerAddresses.get(peer.address);
   return {
-    fd: socketFd(socket),
+    fd,
     number,
     peerAddress,
     peerPort: peer.port,

@@ -18,7 +18,7 @@ import { listenUnix, removeStaleSocket, unixSocketPathProblem } from '../net/uni
 import { CLOSE_REASONS, NOOP_CONNECTION_TRACER, type ConnectionInfo, type ConnectionTracer } from '../telemetry/connection-trace.js';
 import type { StatisticsStorage } from '../telemetry/statistics-storage.js';
 import type { TracerComponent } from '../telemetry/tracer-component.js';
-import { connectionInfo, fixedLocalEndpoint, normalizeAddress, type FixedLocalEndpoint } from './connection-info.js';
+import { addressReader, addressReaderFailed, connectionInfo, fixedLocalEndpoint, normalizeAddress, type FixedLocalEndpoint } from './connection-info.js';
 import { EchoConnection, type ConnectionDeps } from './connection.js';
 import { FD_RESERVE, connectionBudget, openDescriptors, openFileLimit } from './fd-budget.js';
 import { registerEchoMetrics } from './echo-instruments.js';
@@ -290,7 +290,12 @@ export class EchoComponent implements Component {
       address: bound.address,
       port: bound.port,
       max_connections: this.maxConnections ?? 'unlimited',
+      // How each connection's addresses are read: `native` (one call, native/socket-addresses.c) or `node`.
+      address_reader: addressReader().name,
     });
+    // Built but not loadable (another platform's build copied in, a broken file): worth a warning.
+    // Not built at all is an ordinary install without a compiler, and the line above says `node`.
+    if (addressReaderFailed()) this.logger.warning(`native socket-address reader not loaded: ${addressReader().reason ?? ''}; reading addresses through Node`);
     if (this.fdBudgetClamped) {
       this.logger.warning(
         `max_connections (${this.config.max_connections}) lowered to ${this.maxConnections ?? 0}: the open-file limit ` +

@@ -109,6 +109,8 @@ export interface StartOptions {
   prefix?: string[];
   /** `node` flags before the service's script, e.g. `['--trace-gc']`. */
   nodeFlags?: string[];
+  /** The service's entry point, for a modified copy of the build (default: dist/main.js). */
+  main?: string;
   /** Start the service in its own process group (to signal the group, as a terminal hangup does). */
   detached?: boolean;
   /** Milliseconds to wait for readiness (default 60 s: a start takes ~1 s, far longer on a loaded machine). */
@@ -168,7 +170,7 @@ async function startServiceOnce(options: StartOptions): Promise<RunningService> 
   const configFile = path.join(dir, 'static_config.yaml');
   writeFileSync(configFile, stringify({ components_manager: { ...options.manager, components } }));
   const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
-  const child = spawn(command!, [...prefixArgs, ...(options.nodeFlags ?? []), MAIN, '-c', configFile, ...(options.args ?? [])], {
+  const child = spawn(command!, [...prefixArgs, ...(options.nodeFlags ?? []), options.main ?? MAIN, '-c', configFile, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, OTEL_SDK_DISABLED: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
