@@ -88,3 +88,35 @@ test('fields bound as bytes (BoundFields) are written as the string encoder writ
   const part = tskvEncoder.fieldsPart(c.bound);
   assert.equal(writeTskvLine(Buffer.alloc(tight), 0, tight, c.micros, c.level, tskvEncoder.modulePart(c.module), c.text, part, c.fields, bound), -1);
 });
+
+test('lines across second boundaries, long texts and large numbers, written again and again, stay the string encoder\'s', () => {
+  const cases: Case[] = [
+    ...CASES,
+    // Across second boundaries, back and forth (the second's text is cached).
+    { ...base, micros: SECOND * 1e6 + 999_999 },
+    { ...base, micros: (SECOND + 1) * 1e6 },
+    { ...base, micros: SECOND * 1e6 + 1 },
+    { ...base, micros: (SECOND + 86_400) * 1e6 + 500_000 },
+    // Past the cached text length, with escapes and non-ASCII.
+    { ...base, text: `${'long text '.repeat(8)}\twith a tab, é and \\` },
+    // Digits on both sides of 2^31.
+    { ...base, fields: { a: 2_147_483_647, b: 2_147_483_648, c: 4_294_967_296, d: Number.MAX_SAFE_INTEGER, e: 999_999_999_999 } },
+  ];
+  for (let pass = 0; pass < 3; pass++) {
+    for (const c of cases) {
+      const direct = directLine(c);
+      assert.ok(direct !== undefined);
+      assert.equal(direct.toString('hex'), stringLine(c).toString('hex'), `pass ${pass}: ${JSON.stringify({ micros: c.micros, text: c.text, fields: c.fields })}`);
+    }
+  }
+});
+
+test('many distinct texts, keys and modules are each written exactly', () => {
+  // More distinct keys than tskv.ts keeps escaped (512): the rest are escaped as they come.
+  for (let i = 0; i < 1200; i++) {
+    const c: Case = { ...base, module: `module-${i}`, text: `text ${i}\twith a tab`, fields: { [`key_${i}`]: `value ${i}`, [`Odd.Key=${i}`]: i } };
+    const direct = directLine(c);
+    assert.ok(direct !== undefined);
+    assert.equal(direct.toString('hex'), stringLine(c).toString('hex'), JSON.stringify(c.fields));
+  }
+});
