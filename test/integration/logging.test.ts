@@ -92,6 +92,8 @@ describe('logging (real service)', () => {
     fs.renameSync(file, `${file}.1`);
     process.kill(service.pid, 'SIGUSR1');
     await until(() => fs.existsSync(file), 'the reopened file', 30_000);
+    // The reopen line follows the open: waited for, so the next connection's lines cannot come first.
+    await until(() => fs.readFileSync(file, 'utf8').includes('SIGUSR1: log file reopened'), 'the reopen line', 30_000);
     await echoOnce(service.echoPort, Buffer.from('after rotation'));
     await until(() =>
       readJsonLines(file).some((l) => l.text === 'Closing socket' && (l.bytes_read as number) > 0), 'the second connection to be logged in the new file', 10_000);

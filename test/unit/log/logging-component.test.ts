@@ -38,7 +38,8 @@ function readJsonLines(file: string): Array<Record<string, unknown>> {
   return text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Polls `check` until it holds; the deadline is generous, for a loaded machine. */
+async function waitFor(check: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
@@ -160,7 +161,9 @@ describe('logging component: running', () => {
     await registry.current().sink.flush(2000);
     fs.renameSync(file, `${file}.1`);
     process.kill(process.pid, 'SIGUSR1');
-    await waitFor(() => fs.existsSync(file));
+    // Reopened means the component said so: the line is logged once the new file is open, a
+    // moment after the file appears, so waiting for the file alone raced the next line (seen under load).
+    await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes('SIGUSR1: log file reopened'));
     log.info('after rotation');
     await component.stop();
     await component.stop();
