@@ -32,7 +32,7 @@ const CANDIDATES = [
   new URL('../../dist/native/socket-addresses.node', import.meta.url),
 ].map((url) => fileURLToPath(url));
 
-/** Loads the addon once per call; never throws. */
+/** Loads the addon from the first of `candidates` that exists (each call looks again); never throws. */
 export function loadNativeAddresses(candidates: readonly string[] = CANDIDATES): NativeAddresses {
   const file = candidates.find((candidate) => existsSync(candidate));
   if (file === undefined) {

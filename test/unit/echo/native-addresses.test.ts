@@ -4,7 +4,7 @@
  * refusal (and Node's answer) for anything else, and no throw on bad input.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,37 +47,35 @@ test('the native reader is built and loads on this machine', () => {
   assert.equal(typeof reader().read, 'function');
 });
 
+/**
+ * Asserts that the reader itself answers for `pair` (not a fallback to Node, which would make the
+ * comparison trivial), that the ConnectionInfo equals Node's, and that it names these ends.
+ */
+function assertNativeEnds(pair: { accepted: net.Socket; client: net.Socket }, number: number, peer: string, local: string): void {
+  const { accepted, client } = pair;
+  assert.deepEqual(readNatively(accepted), { peer, ports: [client.localPort, client.remotePort] });
+  const native = connectionInfo(accepted, number, undefined, reader());
+  assert.deepEqual(native, nodeConnectionInfo(accepted, number));
+  assert.deepEqual(native, {
+    fd: socketFd(accepted),
+    number,
+    peerAddress: peer,
+    peerPort: client.localPort,
+    localAddress: local,
+    localPort: client.remotePort,
+    networkType: 'ipv4',
+  });
+}
+
 test('an IPv4 listener: the native reader and Node give the same ends', async (t) => {
-  const { accepted, client } = await acceptedPair(t, '127.0.0.1', '127.0.0.1');
-  // The reader answers itself (not a fallback to Node that would make the comparison below trivial).
-  assert.deepEqual(readNatively(accepted), { peer: '127.0.0.1', ports: [client.localPort, client.remotePort] });
-  const native = connectionInfo(accepted, 7, undefined, reader());
-  assert.deepEqual(native, nodeConnectionInfo(accepted, 7));
-  assert.equal(native.peerAddress, '127.0.0.1');
-  assert.equal(native.peerPort, client.localPort);
-  assert.equal(native.localAddress, '127.0.0.1');
-  assert.equal(native.localPort, client.remotePort);
-  assert.equal(native.networkType, 'ipv4');
-  assert.equal(native.fd, socketFd(accepted));
+  assertNativeEnds(await acceptedPair(t, '127.0.0.1', '127.0.0.1'), 7, '127.0.0.1', '127.0.0.1');
 });
 
 test('a dual-stack listener with IPv4 clients: mapped addresses unwrapped, every octet width written', async (t) => {
   // Loopback answers all of 127/8: one-, two- and three-digit octets on both ends.
-  const { accepted, client } = await acceptedPair(t, '::', '127.0.45.6', '127.100.20.3');
-  assert.deepEqual(readNatively(accepted), { peer: '127.100.20.3', ports: [client.localPort, client.remotePort] });
-  const native = connectionInfo(accepted, 1, undefined, reader());
-  assert.deepEqual(native, nodeConnectionInfo(accepted, 1));
-  assert.equal(native.peerAddress, '127.100.20.3');
-  assert.equal(native.peerPort, client.localPort);
-  assert.equal(native.localAddress, '127.0.45.6');
-  assert.equal(native.networkType, 'ipv4');
+  assertNativeEnds(await acceptedPair(t, '::', '127.0.45.6', '127.100.20.3'), 1, '127.100.20.3', '127.0.45.6');
   // The next connection reaches another local address: the local text follows it.
-  const other = await acceptedPair(t, '::', '127.255.0.10', '127.9.99.255');
-  assert.equal(readNatively(other.accepted).peer, '127.9.99.255');
-  const next = connectionInfo(other.accepted, 2, undefined, reader());
-  assert.deepEqual(next, nodeConnectionInfo(other.accepted, 2));
-  assert.equal(next.localAddress, '127.255.0.10');
-  assert.equal(next.peerAddress, '127.9.99.255');
+  assertNativeEnds(await acceptedPair(t, '::', '127.255.0.10', '127.9.99.255'), 2, '127.9.99.255', '127.255.0.10');
 });
 
 test('a listener bound to one address: its fixed local end is used, the peer is still read natively', async (t) => {
@@ -112,8 +110,14 @@ test('bad arguments and descriptors give undefined, never a throw', async (t) =>
   assert.equal(loose('7', out), undefined);
   assert.equal(loose(fd), undefined);
   assert.equal(loose(), undefined);
-  // A descriptor that is open but not a socket (ENOTSOCK).
-  assert.equal(read(0, out), undefined);
+  // A descriptor that is open but not a socket (ENOTSOCK): a regular file.
+  const dir = mkdtempSync(path.join(tmpdir(), 'tcp-echo-native-'));
+  const file = openSync(path.join(dir, 'plain'), 'w');
+  t.after(() => {
+    closeSync(file);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  assert.equal(read(file, out), undefined);
 });
 
 test('a missing addon and one that will not load are told apart', (t) => {
