@@ -62,7 +62,7 @@ export class TracerComponent implements Component {
     this.log.info('tracing on', {
       service_name: String(this.pipeline.resource.attributes['service.name'] ?? s.serviceName),
       otlp,
-      ...(s.otlp.kind === 'none' ? {} : { protocol: s.protocol }),
+      ...(s.otlp.kind === 'none' ? {} : { protocol: s.protocol, otlp_sender: this.pipeline.sender ?? 'none' }),
       log_spans: s.logSpans,
       sampler: s.samplerRatio === undefined ? 'OTEL_TRACES_SAMPLER' : `parentbased_traceidratio:${s.samplerRatio}`,
     });

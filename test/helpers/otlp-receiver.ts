@@ -7,6 +7,7 @@
  */
 import { once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -78,12 +79,17 @@ export interface ReceiverBehaviour {
   readonly record?: boolean;
 }
 
+/** How the receiver listens: plain HTTP, or HTTPS with this key and certificate (PEM). */
+export interface ReceiverListen {
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+}
+
 /** Kinds as OTLP numbers them. */
 export const SPAN_KIND = { internal: 1, server: 2, client: 3 } as const;
 
 /** A running receiver. */
 export interface OtlpReceiver {
-  /** `http://127.0.0.1:<port>`: the value for `OTEL_EXPORTER_OTLP_ENDPOINT` or the tracer's `endpoint`. */
+  /** `http://127.0.0.1:<port>` (`https:` with TLS): the value for `OTEL_EXPORTER_OTLP_ENDPOINT` or the tracer's `endpoint`. */
   readonly url: string;
   /** `<url>/v1/traces`: the value for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. */
   readonly tracesUrl: string;
@@ -99,6 +105,8 @@ export interface OtlpReceiver {
   waitForMetrics(predicate: (metrics: readonly ReceivedMetric[]) => boolean, timeoutMs?: number): Promise<readonly ReceivedMetric[]>;
   /** Export requests received (any answer). */
   requests(): number;
+  /** TCP connections accepted (an exporter that keeps its connection open makes one for many requests). */
+  connections(): number;
   /** Requests whose body could not be decoded (answered 400). */
   malformed(): number;
   /** Headers of the latest export request (lowercase names), `undefined` before the first. */
@@ -118,14 +126,14 @@ const PROTOBUF_UNAVAILABLE_STATUS = Buffer.concat([
 ]);
 
 /** A receiver for test `t`, closed when `t` ends. */
-export async function otlpReceiverFor(t: TestContext, behaviour: ReceiverBehaviour = {}): Promise<OtlpReceiver> {
-  const receiver = await startOtlpReceiver(behaviour);
+export async function otlpReceiverFor(t: TestContext, behaviour: ReceiverBehaviour = {}, listen: ReceiverListen = {}): Promise<OtlpReceiver> {
+  const receiver = await startOtlpReceiver(behaviour, listen);
   t.after(() => receiver.close());
   return receiver;
 }
 
 /** Starts a receiver on a free loopback port. */
-export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}, listen: ReceiverListen = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
   const encodings = { '/v1/traces': [] as OtlpEncoding[], '/v1/metrics': [] as OtlpEncoding[] };
@@ -134,10 +142,11 @@ export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Prom
   const waiters = new Set<() => void>();
   let current = behaviour;
   let requests = 0;
+  let connections = 0;
   let malformed = 0;
   let lastHeaders: http.IncomingHttpHeaders | undefined;
 
-  const server = http.createServer((request, response) => {
+  const handler: http.RequestListener = (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('error', () => {});
@@ -186,11 +195,13 @@ export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Prom
         timers.add(timer);
       }
     });
-  });
+  };
+  const server = listen.tls ? https.createServer({ key: listen.tls.key, cert: listen.tls.cert }, handler) : http.createServer(handler);
+  server.on(listen.tls ? 'secureConnection' : 'connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${listen.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
 
   const waitUntil = <T>(items: readonly T[], predicate: (items: readonly T[]) => boolean, timeoutMs: number, what: () => string) =>
@@ -221,6 +232,7 @@ export async function startOtlpReceiver(behaviour: ReceiverBehaviour = {}): Prom
     waitForMetrics: (predicate, timeoutMs = 10_000) =>
       waitUntil(metrics, predicate, timeoutMs, () => `${metricRequests} metrics requests: ${[...new Set(metrics.map((m) => m.name))].join(' ')}`),
     requests: () => requests,
+    connections: () => connections,
     malformed: () => malformed,
     lastHeaders: () => lastHeaders,
     setBehaviour(next) {

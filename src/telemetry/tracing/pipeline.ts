@@ -35,6 +35,7 @@ import { serviceResource, settleResource } from '../resource.js';
 import { OtelConnectionTracer, PresetIdGenerator } from './otel-connection-tracer.js';
 import { buildSampler } from './sampler.js';
 import { CountingSpanExporter, QueueBoundSpanProcessor, SpanCounters } from './span-counters.js';
+import type { SpanSender } from './connection-span-exporter.js';
 import { createOtlpSpanExporter } from './span-exporter-factory.js';
 import { SpanLogProcessor } from './span-log-processor.js';
 import type { TracingSettings } from './settings.js';
@@ -58,6 +59,8 @@ export class TracingPipeline {
   readonly connections: OtelConnectionTracer;
   readonly tracer: Tracer;
   readonly resource: Resource;
+  /** Which HTTP client carries the OTLP exports; undefined without OTLP export. */
+  sender: SpanSender | undefined;
   private readonly provider: TracerProvider;
   private registered = false;
   private shutdownPromise: Promise<ShutdownResult> | undefined;
@@ -90,14 +93,13 @@ export class TracingPipeline {
 
   private otlpProcessor(): SpanProcessor {
     const { otlp } = this.settings;
-    const exporter = new CountingSpanExporter(
-      createOtlpSpanExporter({
-        protocol: this.settings.protocol,
-        ...(otlp.kind === 'config' ? { url: otlp.url } : {}),
-        ...(this.settings.otlpTimeoutMs === undefined ? {} : { timeoutMillis: this.settings.otlpTimeoutMs }),
-      }),
-      this.counters,
-    );
+    const otlpExporter = createOtlpSpanExporter({
+      protocol: this.settings.protocol,
+      ...(otlp.kind === 'config' ? { url: otlp.url } : {}),
+      ...(this.settings.otlpTimeoutMs === undefined ? {} : { timeoutMillis: this.settings.otlpTimeoutMs }),
+    });
+    this.sender = otlpExporter.sender;
+    const exporter = new CountingSpanExporter(otlpExporter, this.counters);
     const batch = new BatchSpanProcessor({
       exporter,
       maxQueueSize: this.settings.maxQueueSize,

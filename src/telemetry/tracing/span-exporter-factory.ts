@@ -3,7 +3,6 @@
  * options the tracer resolved. Everything else in the pipeline sees a SpanExporter, so a faster
  * export path can replace this function alone.
  */
-import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { OtlpProtocol } from '../otlp/protocol.js';
 import { ConnectionSpanOtlpExporter } from './connection-span-exporter.js';
 
@@ -18,9 +17,10 @@ export interface SpanExporterOptions {
 
 /**
  * An OTLP/HTTP span exporter for `options.protocol` (headers, compression: the OTEL_* variables).
- * Either way the SDK's HTTP exporter with the one-pass encoder for connection spans (issue 13).
+ * Either way the SDK's export delegate with the one-pass encoder for connection spans; `http:`
+ * collectors get our kept-open sender, `https:` ones the SDK's Node transport (issue 13).
  */
-export function createOtlpSpanExporter(options: SpanExporterOptions): SpanExporter {
+export function createOtlpSpanExporter(options: SpanExporterOptions): ConnectionSpanOtlpExporter {
   const config = {
     ...(options.url === undefined ? {} : { url: options.url }),
     ...(options.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis }),
