@@ -17,6 +17,7 @@ import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
 import { KeptOpenHttpTransport, MAX_RESPONSE_BODY_BYTES, OtlpRequestError, type KeptOpenHttpOptions } from '../../../src/telemetry/otlp/kept-open-http-transport.js';
 import { HttpResponseError } from '../../../src/telemetry/otlp/http-response-reader.js';
 import { RetryingTransport } from '../../../src/telemetry/otlp/retrying-transport.js';
+import { until } from '../../helpers/echo-client.js';
 
 /** Generous: the attempt deadline, never a measure of speed. */
 const TIMEOUT = 30_000;
@@ -80,15 +81,6 @@ function sender(t: TestContext, url: string, options: Partial<KeptOpenHttpOption
   const transport = new KeptOpenHttpTransport({ url, headers: async () => ({ 'Content-Type': 'application/x-protobuf' }), compression: 'none', ...options });
   t.after(() => transport.shutdown());
   return transport;
-}
-
-/** Resolves when `predicate` holds, polling; fails after a minute (a deadline, not a speed). */
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Reads one whole request (head and Content-Length body) from a raw socket. */
