@@ -6,11 +6,18 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
+import { prepareLine } from '../log/prepared-line.js';
 import type { CloseReason, ConnectionInfo, ConnectionTrace, ConnectionTracer } from '../telemetry/connection-trace.js';
 import { bytesSent, type EchoStats } from './stats.js';
 
 /** Socket errors that only mean the peer went away: an ordinary close with reason `reset`. */
 const PEER_GONE: ReadonlySet<string | undefined> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+// A connection's two lines, prepared once: the values go in as arguments (see prepared-line.ts).
+const ACCEPTED_LINE = prepareLine('info', 'Accepted connection', ['sock_number', 'peer_address', 'peer_port']);
+const CLOSING_KEYS = ['reason', 'bytes_read', 'bytes_written', 'duration_ms', 'error'];
+const CLOSING_LINE = prepareLine('info', 'Closing socket', CLOSING_KEYS);
+const CLOSING_ON_ERROR_LINE = prepareLine('warning', 'Closing socket', CLOSING_KEYS);
 
 /**
  * Where a socket keeps its connection. The listeners below are shared by every socket (Node calls
@@ -112,11 +119,7 @@ export class EchoConnection {
     // HOT PATH: the runtime moves the bytes; never add a per-chunk listener, closure, log or OTel call here.
     socket.pipe(socket);
 
-    this.trace.logger.info('Accepted connection', {
-      sock_number: info.number,
-      peer_address: info.peerAddress,
-      peer_port: info.peerPort,
-    });
+    this.trace.logger.line(ACCEPTED_LINE, info.number, info.peerAddress, info.peerPort);
   }
 
   /**
@@ -200,15 +203,14 @@ export class EchoConnection {
     // Logged before the span ends, inside it, as userver's "Closing socket" is.
     try {
       const error = this.error as NodeJS.ErrnoException | undefined;
-      const fields = {
+      this.trace.logger.line(
+        reason === 'error' ? CLOSING_ON_ERROR_LINE : CLOSING_LINE,
         reason,
-        bytes_read: bytesRead,
-        bytes_written: bytesWritten,
-        duration_ms: Math.round(seconds * 1000),
-        error: error === undefined ? undefined : (error.code ?? error.message),
-      };
-      if (reason === 'error') this.trace.logger.warning('Closing socket', fields);
-      else this.trace.logger.info('Closing socket', fields);
+        bytesRead,
+        bytesWritten,
+        Math.round(seconds * 1000),
+        error === undefined ? undefined : (error.code ?? error.message),
+      );
     } catch (error) {
       this.reportFailure('close log', error);
     }

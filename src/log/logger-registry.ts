@@ -16,7 +16,8 @@ import { LOG_LEVELS, type BoundFields, type LogFields, type LogLevel, type LogMe
 import { QueuedSink, type SinkCounters } from './queued-sink.js';
 import { stderrTarget } from './sink-target.js';
 import { logTimestamp, nowEpochMicros } from './timestamp.js';
-import { writeTskvLine } from './tskv-bytes.js';
+import type { LineValue, PreparedLine } from './prepared-line.js';
+import { writePreparedTskvLine, writeTskvLine } from './tskv-bytes.js';
 import { tskvEncoder } from './tskv.js';
 
 /** Levels that produce lines, lowest first. */
@@ -126,6 +127,10 @@ class LoggerNode implements Logger {
   isEnabled(level: LogLevel): boolean {
     return this.registry.isEnabled(level);
   }
+
+  line(prepared: PreparedLine, v0?: LineValue, v1?: LineValue, v2?: LineValue, v3?: LineValue, v4?: LineValue): void {
+    this.registry.emitPrepared(this, prepared, v0, v1, v2, v3, v4);
+  }
 }
 
 /**
@@ -152,6 +157,8 @@ export interface LoggerRegistryOptions {
 /** The process's loggers and their shared configuration. */
 export class LoggerRegistry {
   private level: LogLevel = 'info';
+  /** LEVEL_RANK of `level`: a prepared line is written when its level's rank is at least this. */
+  private levelRank = LEVEL_RANK.info;
   /** @internal The current format's index in ENCODERS (read by LoggerNode). */
   formatIndex = 0;
   private sink: QueuedSink | undefined;
@@ -231,6 +238,7 @@ export class LoggerRegistry {
   /** Changes the level of every logger, existing ones included. */
   setLevel(level: LogLevel): void {
     this.level = level;
+    this.levelRank = LEVEL_RANK[level];
     for (const { node, methods } of this.roots.values()) this.assign(node, methods);
   }
 
@@ -290,6 +298,43 @@ export class LoggerRegistry {
       // E.g. a field whose toString throws (possible from untyped callers).
       this.counters.failed++;
     }
+  }
+
+  /**
+   * A prepared line (prepared-line.ts): straight into the queue's bytes as tskv, from its prepared
+   * bytes and the values; in any other case (JSON, the testsuite tee, a line longer than the
+   * room) the values become the fields object `emit` takes, so every format writes what the
+   * level method would have.
+   */
+  emitPrepared(node: LoggerNode, prepared: PreparedLine, v0: LineValue, v1: LineValue, v2: LineValue, v3: LineValue, v4: LineValue): void {
+    const level = prepared.level;
+    // One comparison instead of a method per level: a prepared line names its level itself.
+    if (LEVEL_RANK[level] < this.levelRank) return;
+    if (this.formatIndex === TSKV_INDEX && this.tee === undefined) {
+      try {
+        const sink = this.currentSink();
+        const buf = sink.lineBuffer(DIRECT_LINE_ROOM);
+        if (buf === undefined) {
+          this.byLevel[level]++;
+          return; // dropped (counted)
+        }
+        const at = sink.writeAt;
+        const boundFields = node.boundFields;
+        const boundPart = boundFields === undefined ? node.bound(TSKV_INDEX) : (node.parentNode as LoggerNode).bound(TSKV_INDEX);
+        const modulePart = node.moduleParts[TSKV_INDEX] as string;
+        const end = writePreparedTskvLine(buf, at, at + DIRECT_LINE_ROOM, nowEpochMicros(), prepared, modulePart, boundPart, boundFields, v0, v1, v2, v3, v4);
+        if (end >= 0) {
+          this.byLevel[level]++;
+          sink.commitLine(end);
+          return;
+        }
+      } catch {
+        this.byLevel[level]++;
+        this.counters.failed++;
+        return;
+      }
+    }
+    this.emit(node, level, prepared.text, prepared.fields(v0, v1, v2, v3, v4));
   }
 
   /**

@@ -13,6 +13,8 @@
  * still logs, but through the module's logger, without a child's bound fields.
  */
 
+import type { LineValue, PreparedLine } from './prepared-line.js';
+
 /** userver's levels, lowest first; `none` turns logging off. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'none'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -61,4 +63,9 @@ export interface Logger {
   bind(bound: BoundFields): Logger;
   /** True when lines of `level` would be written. */
   isEnabled(level: LogLevel): boolean;
+  /**
+   * Writes a prepared line (prepared-line.ts): the same line as `this[prepared.level](prepared.text,
+   * { [keys[0]]: v0, ... })`, with the values in the order of the prepared keys.
+   */
+  line(prepared: PreparedLine, v0?: LineValue, v1?: LineValue, v2?: LineValue, v3?: LineValue, v4?: LineValue): void;
 }

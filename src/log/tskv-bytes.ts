@@ -12,6 +12,7 @@
  */
 import type { LineLevel } from './line-encoder.js';
 import type { BoundFields, LogFields, TskvFieldWriter } from './logger.js';
+import type { LineValue, PreparedLine } from './prepared-line.js';
 import { timestampSecondPart } from './timestamp.js';
 import { escapeTskvValue, tskvKeyPart } from './tskv.js';
 
@@ -155,6 +156,55 @@ export function writeTskvLine(
       const ok = typeof field === 'string' ? value(field) : typeof field === 'number' ? number(field) : text(String(field));
       if (!ok) return -1;
     }
+  }
+  if (pos + 1 > end) return -1;
+  out[pos++] = 0x0a;
+  return pos;
+}
+
+/** One prepared field: its `\tkey=` bytes and the value as the key walk above writes it; nothing when undefined. */
+function preparedField(key: Buffer | undefined, field: LineValue): boolean {
+  if (field === undefined || key === undefined) return true;
+  if (!constant(key)) return false;
+  return typeof field === 'string' ? value(field) : typeof field === 'number' ? number(field) : text(String(field));
+}
+
+/**
+ * {@link writeTskvLine} for a {@link PreparedLine}: the same bytes as that line's level, text and
+ * `{ [keys[i]]: v_i }` give there, from the prepared text and key bytes and the values as arguments.
+ */
+export function writePreparedTskvLine(
+  buf: Buffer,
+  at: number,
+  limit: number,
+  epochMicros: number,
+  prepared: PreparedLine,
+  modulePart: string,
+  boundPart: string,
+  boundFields: BoundFields | undefined,
+  v0: LineValue,
+  v1: LineValue,
+  v2: LineValue,
+  v3: LineValue,
+  v4: LineValue,
+): number {
+  out = buf;
+  pos = at;
+  end = limit;
+  if (!(constant(LINE_HEAD) && timestamp(epochMicros) && constant(LEVEL_BYTES[prepared.level]) && text(modulePart))) return -1;
+  if (!(constant(prepared.tskvText) && text(boundPart))) return -1;
+  if (boundFields !== undefined && !boundFields.writeTskv(FIELD_WRITER)) return -1;
+  const keys = prepared.tskvKeys;
+  if (
+    !(
+      preparedField(keys[0], v0) &&
+      preparedField(keys[1], v1) &&
+      preparedField(keys[2], v2) &&
+      preparedField(keys[3], v3) &&
+      preparedField(keys[4], v4)
+    )
+  ) {
+    return -1;
   }
   if (pos + 1 > end) return -1;
   out[pos++] = 0x0a;

@@ -47,6 +47,7 @@ const silent: Logger = {
   child: () => silent,
   bind: () => silent,
   isEnabled: () => false,
+  line: () => {},
 };
 
 function recordingTracer(records: TraceRecord[]): ConnectionTracer {

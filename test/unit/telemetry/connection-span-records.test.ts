@@ -21,6 +21,7 @@ const quietLogger: Logger = {
   },
   bind: () => quietLogger,
   isEnabled: () => false,
+  line: () => {},
 };
 
 class Collect implements SpanProcessor {

@@ -29,6 +29,7 @@ const quietLogger: Logger = {
   },
   bind: () => quietLogger,
   isEnabled: () => false,
+  line: () => {},
 };
 
 const SCOPE = { name: 'tcp-echo', version: undefined, schemaUrl: undefined };

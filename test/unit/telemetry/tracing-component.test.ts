@@ -92,6 +92,7 @@ function silentLogger() {
     child: () => logger,
     bind: () => logger,
     isEnabled: () => false,
+    line: noop,
   };
   return logger;
 }

@@ -39,6 +39,9 @@ function recordingLogger(lines: Line[], bound: LogFields = {}, level: LogLevel =
     child: (fields) => recordingLogger(lines, { ...bound, ...fields }, level),
     bind: (fields) => recordingLogger(lines, { ...bound, ...fields.fields() }, level),
     isEnabled: enabled,
+    line: (prepared, v0, v1, v2, v3, v4) => {
+      if (enabled(prepared.level)) lines.push({ level: prepared.level, text: prepared.text, fields: { ...bound, ...prepared.fields(v0, v1, v2, v3, v4) } });
+    },
   };
 }
 

@@ -29,6 +29,7 @@ function recorder(lines: Line[], minimum: LogLevel = 'debug'): Logger {
     child: () => logger,
     bind: () => logger,
     isEnabled: on,
+    line: (prepared, v0, v1, v2, v3, v4) => void (on(prepared.level) && lines.push({ level: prepared.level, text: prepared.text, fields: prepared.fields(v0, v1, v2, v3, v4) })),
   };
   return logger;
 }
