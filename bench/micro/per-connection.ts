@@ -38,6 +38,7 @@ type ProtobufModule = typeof import('../../src/telemetry/tracing/connection-span
 type SerializerModule = typeof import('../../src/telemetry/tracing/connection-span-serializer.js');
 type Info = import('../../src/telemetry/connection-trace.js').ConnectionInfo;
 type Logger = import('../../src/log/logger.js').Logger;
+type PreparedLineModule = typeof import('../../src/log/prepared-line.js');
 
 function cpuUs(): number {
   const u = process.cpuUsage();
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   const { EchoStats } = await load<StatsModule>('echo/stats.js');
   const { EchoConnection } = await load<ConnectionModule>('echo/connection.js');
   const { CountingSpanExporter } = await load<CountersModule>('telemetry/tracing/span-counters.js');
+  const { prepareLine } = await load<PreparedLineModule>('log/prepared-line.js');
   const { ConnectionSpanJsonSerializer } = await load<SerializerModule>('telemetry/tracing/connection-span-serializer.js');
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
   const logSink = new QueuedSink(await openSinkTarget(path.join(dir, 'log.tskv')), { maxLines: 65_536, maxChars: 64 << 20, counters: registry.counters });
   registry.configure({ level: 'info', format: 'tskv', sink: logSink });
   const logger = registry.getLogger('tcp-echo');
-  const quiet: Logger = { trace() {}, debug() {}, info() {}, warning() {}, error() {}, critical() {}, child: () => quiet, bind: () => quiet, isEnabled: () => false };
+  const quiet: Logger = { trace() {}, debug() {}, info() {}, warning() {}, error() {}, critical() {}, line() {}, child: () => quiet, bind: () => quiet, isEnabled: () => false };
 
   const info = (i: number): Info => ({ fd: 20 + (i % 64), number: i, peerAddress: '127.0.0.1', peerPort: 40000 + (i % 20000), localAddress: '127.0.0.1', localPort: port, networkType: 'ipv4' });
   const outcome = { reason: 'eof', bytesRead: 32, bytesWritten: 32 } as const;
@@ -204,7 +206,7 @@ async function main(): Promise<void> {
     { name: 'connection info (getpeername, getsockname, fd)', run: () => measure(n, (i) => void connectionInfo(accepted[i % 64]!, i)) },
     { name: 'logger child (trace_id, span_id, fd bound)', run: () => measure(n, (i) => void logger.child({ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331', fd: i % 1000 })) },
     {
-      name: 'two log lines (tskv, queued, written to a file)',
+      name: 'two log lines, generic fields (before; tskv, queued, written to a file)',
       run: async () => {
         const child = logger.child({ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331', fd: 17 });
         return measure(
@@ -212,6 +214,23 @@ async function main(): Promise<void> {
           (i) => {
             child.info('Accepted connection', { sock_number: i, peer_address: '127.0.0.1', peer_port: 40000 + (i % 20000) });
             child.info('Closing socket', { reason: 'eof', bytes_read: 32, bytes_written: 32, duration_ms: 1, error: undefined });
+          },
+          async () => void (await logSink.flush(30_000)),
+        );
+      },
+    },
+    {
+      // The lines as connection.ts writes them now: text and keys prepared once, values as arguments.
+      name: 'two log lines, prepared (after; tskv, queued, written to a file)',
+      run: async () => {
+        const accepted = prepareLine('info', 'Accepted connection', ['sock_number', 'peer_address', 'peer_port']);
+        const closing = prepareLine('info', 'Closing socket', ['reason', 'bytes_read', 'bytes_written', 'duration_ms', 'error']);
+        const child = logger.child({ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331', fd: 17 });
+        return measure(
+          n,
+          (i) => {
+            child.line(accepted, i, '127.0.0.1', 40000 + (i % 20000));
+            child.line(closing, 'eof', 32, 32, 1, undefined);
           },
           async () => void (await logSink.flush(30_000)),
         );
