@@ -24,6 +24,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { OTLPExporterError, type ExportResponse, type IExporterTransport } from '@opentelemetry/otlp-exporter-base';
+import { otlpExporterVersion } from './exporter-version.js';
 import { HttpResponseError, HttpResponseReader, type HttpResponse } from './http-response-reader.js';
 import { retryAfterMillis } from './retry-after.js';
 
@@ -104,7 +105,8 @@ export class KeptOpenHttpTransport implements IExporterTransport {
     this.path = (url.pathname || '/') + url.search;
     this.maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BODY_BYTES;
     this.idleMillis = options.idleMillis ?? DEFAULT_IDLE_MILLIS;
-    this.userAgent = options.userAgent ? `${options.userAgent} ${SENDER_AGENT}` : SENDER_AGENT;
+    const agent = senderAgent();
+    this.userAgent = options.userAgent ? `${options.userAgent} ${agent}` : agent;
   }
 
   async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
@@ -182,8 +184,13 @@ export class KeptOpenHttpTransport implements IExporterTransport {
   }
 }
 
-/** The sender's own User-Agent (the SDK's is `OTel-OTLP-Exporter-JavaScript/<version>`). */
-const SENDER_AGENT = 'OTel-OTLP-Exporter-JavaScript tcp-echo-kept-open-sender';
+/**
+ * The sender's own User-Agent: the SDK transport's `OTel-OTLP-Exporter-JavaScript/<version>`,
+ * then a token that says which sender wrote the request.
+ */
+function senderAgent(): string {
+  return `OTel-OTLP-Exporter-JavaScript/${otlpExporterVersion()} tcp-echo-kept-open-sender`;
+}
 
 /** How one request on one connection ended. */
 type Outcome =

@@ -12,6 +12,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
 import { KeptOpenHttpTransport, MAX_RESPONSE_BODY_BYTES, OtlpRequestError, type KeptOpenHttpOptions } from '../../../src/telemetry/otlp/kept-open-http-transport.js';
@@ -21,6 +22,10 @@ import { until } from '../../helpers/echo-client.js';
 
 /** Generous: the attempt deadline, never a measure of speed. */
 const TIMEOUT = 30_000;
+/** The SDK transport's User-Agent, from the installed exporter package itself. */
+const SDK_AGENT = `OTel-OTLP-Exporter-JavaScript/${
+  (JSON.parse(readFileSync(fileURLToPath(new URL('../../../node_modules/@opentelemetry/otlp-exporter-base/package.json', import.meta.url)), 'utf8')) as { version: string }).version
+}`;
 
 interface Received {
   readonly method: string;
@@ -124,12 +129,20 @@ describe('kept-open OTLP/HTTP sender', () => {
       assert.equal(request.headers['content-length'], String(bodies[i]?.length), 'the framing is ours, not the header function\'s');
       assert.equal(request.headers['x-tenant'], 'blue');
       assert.equal(request.headers.authorization, 'Bearer t0k3n');
-      assert.match(request.headers['user-agent'] ?? '', /^my-app\/2 OTel-OTLP-Exporter-JavaScript/);
+      assert.equal(request.headers['user-agent'], `my-app/2 ${SDK_AGENT} tcp-echo-kept-open-sender`, 'the option first, as the SDK puts it');
       assert.deepEqual(request.body, bodies[i]);
       assert.equal(request.connection, 1);
     }
     assert.equal(c.connections(), 1);
     assert.equal(transport.connectionsOpened, 1);
+  });
+
+  it("User-Agent: the SDK transport's, with its version, then the sender's token", async (t) => {
+    const c = await collector(t, (_q, res) => res.end('{}'));
+    const transport = sender(t, c.url, { headers: async () => ({ 'Content-Type': 'application/x-protobuf', 'User-Agent': 'not-this/1' }) });
+    assert.equal((await transport.send(Buffer.from('x'), TIMEOUT)).status, 'success');
+    assert.match(SDK_AGENT, /\/\d+\.\d+\.\d+/, 'the installed exporter has a version');
+    assert.equal(c.requests[0]?.headers['user-agent'], `${SDK_AGENT} tcp-echo-kept-open-sender`, 'a User-Agent header of the configuration is not ours to send twice');
   });
 
   it('gzip: Content-Encoding gzip and a body that gunzips to the export', async (t) => {
