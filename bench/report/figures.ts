@@ -53,9 +53,17 @@ export interface CpuShare {
   /** generator CPU ÷ server CPU over the same window: below 1, the server is the bottleneck. */
   generatorPerServer: number;
   generatorBound: boolean;
+  /** Not generator-bound, but the generator used at least NEAR_BOUND_SHARE of the server's CPU. */
+  generatorNearBound: boolean;
   /** The share of the server's CPU its V8 worker threads (compilers, parallel GC) took; undefined when not read. */
   v8WorkerShare: number | undefined;
 }
+
+/**
+ * A generator this close to the server's CPU may already be short of CPU at moments, feeding
+ * the server in smaller batches: the run is marked so that its rates are read with care.
+ */
+export const NEAR_BOUND_SHARE = 0.95;
 
 /** The CPU share of one run, when both sides were measured. */
 export function cpuShare(result: GeneratorResult): CpuShare | undefined {
@@ -66,6 +74,7 @@ export function cpuShare(result: GeneratorResult): CpuShare | undefined {
     generatorCores: generatorCpuS / cpuWindowS,
     generatorPerServer: generatorCpuS / serverCpuS,
     generatorBound: generatorCpuS > serverCpuS,
+    generatorNearBound: generatorCpuS <= serverCpuS && generatorCpuS >= NEAR_BOUND_SHARE * serverCpuS,
     v8WorkerShare: result.serverV8WorkerCpuS === undefined ? undefined : result.serverV8WorkerCpuS / serverCpuS,
   };
 }

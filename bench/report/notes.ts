@@ -1,6 +1,6 @@
 /** The notes under a run's table: failures, errors, unverified bytes, span counts, generator-bound runs, background load. */
 import os from 'node:os';
-import { cpuShare, median, type RunRecord } from './figures.js';
+import { cpuShare, median, NEAR_BOUND_SHARE, type RunRecord } from './figures.js';
 import { formatNumber } from './markdown.js';
 
 /** Everything a reader of the table should know: failures, errors, unverified bytes, span counts. */
@@ -52,6 +52,14 @@ export function notesFor(records: RunRecord[], keptDir: string | undefined): str
     notes.push(
       `${bound.length} run(s) were generator-bound (the load generator used more CPU than the server): ` +
         bound.map((r) => `${r.scenario}/${r.mode}/round ${r.round + 1}`).join(', '),
+    );
+  }
+  const near = records.filter((r) => r.result && cpuShare(r.result)?.generatorNearBound);
+  if (near.length > 0) {
+    notes.push(
+      `${near.length} run(s) came within ${Math.round((1 - NEAR_BOUND_SHARE) * 100)}% of generator-bound (the generator used at least ` +
+        `${NEAR_BOUND_SHARE.toFixed(2)} of the server's CPU): ` +
+        near.map((r) => `${r.scenario}/${r.mode}/round ${r.round + 1}`).join(', '),
     );
   }
   if (keptDir) notes.push(`configs and server logs kept in ${keptDir}`);

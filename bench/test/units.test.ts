@@ -9,6 +9,7 @@ import { listFlag, numberFlag, parseFlags } from '../lib/args.js';
 import { machineBusySeconds, parseStat, ProcReader, v8WorkerSeconds } from '../lib/proc.js';
 import { aggregate, cpuShare, FIGURES, median, type RunRecord } from '../report/figures.js';
 import { cpuLines, renderMarkdown } from '../report/markdown.js';
+import { notesFor } from '../report/notes.js';
 import type { BenchReport } from '../report/types.js';
 import { renderSvg } from '../report/svg.js';
 import { MODE_DESCRIPTIONS, MODES } from '../lib/servers.js';
@@ -186,8 +187,12 @@ test('generator CPU: shown next to the server\'s per run; a run whose generator 
     result: result({ scenario: 'connrate', serverCpuS: server, generatorCpuS: generator, cpuWindowS: 2 }),
   });
   assert.deepEqual(cpuShare(result({ serverCpuS: 1, generatorCpuS: 0.25, cpuWindowS: 2 })), {
-    serverCores: 0.5, generatorCores: 0.125, generatorPerServer: 0.25, generatorBound: false, v8WorkerShare: undefined,
+    serverCores: 0.5, generatorCores: 0.125, generatorPerServer: 0.25, generatorBound: false, generatorNearBound: false, v8WorkerShare: undefined,
   });
+  const near = cpuShare(result({ serverCpuS: 1, generatorCpuS: 0.96, cpuWindowS: 2 }))!;
+  assert.deepEqual([near.generatorBound, near.generatorNearBound], [false, true], 'within 5% of the server: near, not bound');
+  assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: 0.94, cpuWindowS: 2 }))!.generatorNearBound, false);
+  assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: 1.5, cpuWindowS: 2 }))!.generatorNearBound, false, 'bound is not also near');
   assert.equal(cpuShare(result({ serverCpuS: 1, serverV8WorkerCpuS: 0.1, generatorCpuS: 0.25, cpuWindowS: 2 }))!.v8WorkerShare, 0.1);
   assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: 1.5, cpuWindowS: 2 }))!.generatorBound, true);
   assert.equal(cpuShare(result({ serverCpuS: 1, generatorCpuS: undefined, cpuWindowS: 2 })), undefined);
@@ -196,6 +201,19 @@ test('generator CPU: shown next to the server\'s per run; a run whose generator 
   const lines = cpuLines([run('bare', 0, 1.6, 0.4), run('bare', 1, 1.4, 0.5), run('bare', 2, 1.0, 1.2), full], ['bare', 'full']);
   assert.equal(lines[2], '| connrate | bare | 0.70 | — | 0.25 | 0.36 (max 1.20) | **1 of 3: generator-bound** |');
   assert.equal(lines[3], '| connrate | full | 0.90 | 5.0% | 0.20 | 0.22 (max 0.22) | 0 of 1 |');
+  const nearLines = cpuLines([run('off', 0, 1.0, 0.97), run('off', 1, 1.0, 0.5), run('off', 2, 1.0, 1.1)], ['off']);
+  assert.equal(nearLines[2], '| connrate | off | 0.50 | — | 0.48 | 0.97 (max 1.10) | **1 of 3: generator-bound** (1 within 5% of it) |');
+});
+
+test('notes: generator-bound runs and runs within 5% of it are listed by scenario, mode and round', () => {
+  const run = (mode: RunRecord['mode'], round: number, server: number, generator: number): RunRecord => ({
+    scenario: 'connrate', mode, round, sequence: round,
+    result: result({ scenario: 'connrate', serverCpuS: server, generatorCpuS: generator, cpuWindowS: 2 }),
+  });
+  const notes = notesFor([run('bare', 0, 1.0, 0.98), run('bare', 1, 1.0, 0.5), run('full', 0, 1.0, 1.2)], undefined);
+  assert.ok(notes.includes('1 run(s) were generator-bound (the load generator used more CPU than the server): connrate/full/round 1'), notes.join('\n'));
+  assert.ok(notes.includes("1 run(s) came within 5% of generator-bound (the generator used at least 0.95 of the server's CPU): connrate/bare/round 1"), notes.join('\n'));
+  assert.ok(!notesFor([run('bare', 0, 1.0, 0.5)], undefined).some((n) => n.includes('generator-bound')));
 });
 
 test('profile areas: our code, OpenTelemetry, Node internals, GC', () => {
