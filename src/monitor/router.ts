@@ -12,24 +12,24 @@ const PARAM = /^\{([A-Za-z_][A-Za-z0-9_-]*)\}$/;
 
 type Segment = { readonly param: string } | { readonly literal: string };
 
-interface RouteEntry<H> {
-  readonly handler: H;
+interface RouteEntry {
+  readonly handler: HttpHandler;
   readonly template: string;
   readonly owner: string | undefined;
   /** This route's own segments: parameter names may differ between routes of one shape. */
   readonly segments: readonly Segment[];
 }
 
-interface RouteGroup<H> {
+interface RouteGroup {
   /** The template with parameter names erased: `/tests/{}`. Routes with one shape share a group. */
   readonly shape: string;
   readonly segments: readonly Segment[];
-  readonly handlers: Map<string, RouteEntry<H>>;
+  readonly handlers: Map<string, RouteEntry>;
 }
 
 /** What a request's method and path lead to. */
-export type RouteMatch<H = HttpHandler> =
-  | { readonly kind: 'found'; readonly handler: H; readonly params: Record<string, string> }
+export type RouteMatch =
+  | { readonly kind: 'found'; readonly handler: HttpHandler; readonly params: Record<string, string> }
   | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
   | { readonly kind: 'not-found' };
 
@@ -69,15 +69,12 @@ export function parseMethods(method: string | readonly string[]): string[] {
   return [...new Set(methods)];
 }
 
-/**
- * The route table. `H` is what a route leads to: a handler, or in the monitor's HTTP thread the
- * route's number (the handlers themselves stay on the main thread).
- */
-export class Router<H = HttpHandler> {
-  readonly #groups: RouteGroup<H>[] = [];
+/** The route table. */
+export class Router {
+  readonly #groups: RouteGroup[] = [];
 
   /** Adds a route; throws HttpRouteConflictError if a method of it is already served at that shape. */
-  add(spec: RouteSpec, handler: H): void {
+  add(spec: RouteSpec, handler: HttpHandler): void {
     const problem = pathTemplateProblem(spec.path);
     if (problem) throw new TypeError(`path template '${spec.path}' ${problem}`);
     const methods = parseMethods(spec.method);
@@ -102,9 +99,9 @@ export class Router<H = HttpHandler> {
   }
 
   /** Finds the handler for `method` and `path` (the path as sent, without the query). */
-  match(method: string, path: string): RouteMatch<H> {
+  match(method: string, path: string): RouteMatch {
     const parts = path === '/' ? [] : path.slice(1).split('/');
-    let best: { group: RouteGroup<H> } | undefined;
+    let best: { group: RouteGroup } | undefined;
     for (const group of this.#groups) {
       if (matchSegments(group.segments, parts) && (!best || moreSpecific(group.segments, best.group.segments))) {
         best = { group };

@@ -1,13 +1,11 @@
 /**
  * `server` (userver's `server` component, HTTP part): the node:http listener that serves the monitor
- * handlers (`/service/monitor`, `/metrics`, `/ping`, `/tests/{action}`), from a worker thread
- * (http-thread.ts) while the handlers run here. Hardened for a port that may face the network:
- * bounded header size and count, request and header timeouts (slowloris), a cap on concurrent
- * connections, bounded bodies, and no stack trace in any response.
+ * handlers (`/service/monitor`, `/metrics`, `/ping`, `/tests/{action}`). Hardened for a port that
+ * may face the network: bounded header size and count, request and header timeouts (slowloris), a
+ * cap on concurrent connections, bounded bodies, and no stack trace in any response.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { defineComponent, type Component, type ComponentContext } from '../components/component.js';
 import {
   duration,
@@ -18,11 +16,12 @@ import {
   string,
   type Infer,
 } from '../config/schema.js';
-import { ConfigValueError, EchoError, errorMessage, ListenError } from '../errors.js';
+import { ConfigValueError, EchoError, errorMessage, HttpMethodNotAllowedError, HttpNotFoundError } from '../errors.js';
 import { getLogger } from '../log/index.js';
-import { formatAddress } from '../net/listen.js';
+import { applyConnectionCap } from './connection-cap.js';
+import { formatAddress, listen } from '../net/listen.js';
 import { responseForError, type HttpHandler, type HttpRequest, type HttpResponse, type RouteSpec } from './http.js';
-import type { FromHttpThread, HttpThreadData, ThreadRequest, ToHttpThread } from './http-thread-protocol.js';
+import { decodeParams, hasBody, parseTarget, readBody, type RequestTarget } from './request.js';
 import { Router } from './router.js';
 
 const COMPONENT = 'server';
@@ -87,7 +86,7 @@ export const listenerSchema = object({
       minimum: 0,
       maximum: 16 * 1024 * 1024,
     }),
-    task_processor: optional(string({ description: 'Accepted for userver compatibility; ignored: the listener runs in its own worker thread, the handlers on the main event loop' })),
+    task_processor: optional(string({ description: 'Accepted for userver compatibility; ignored (Node.js has one event loop)' })),
   },
 });
 
@@ -100,54 +99,52 @@ export const serverSchema = object({
 /** Validated `server.listener` options (durations in ms, sizes in bytes). */
 export type ListenerConfig = Infer<typeof listenerSchema>;
 
-/** After the HTTP thread ended unexpectedly, the wait before a new one listens again. */
-const RESTART_DELAY_MS = 1000;
+/** How long `stop()` lets in-flight requests finish before it closes every connection. */
+const STOP_GRACE_MS = 1000;
 
-/** The thread's module next to this one: `.ts` when run from the sources (tests, through tsx), `.js` when built. */
-const THREAD_MODULE = new URL(`./http-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-
-/**
- * The monitor HTTP listener. Handlers register in their constructors; it listens in `start()`.
- * The sockets, parsing and limits live in a worker thread (http-thread.ts), so that the echo's
- * isolate never runs node:http; each request whose route exists comes here as plain data, its
- * handler runs on the main thread, and the answer goes back. A blocked main thread therefore
- * still holds every answer, /livez included.
- */
+/** The monitor HTTP listener. Handlers register in their constructors; it listens in `start()`. */
 export class HttpServer implements Component {
   readonly #config: ListenerConfig;
-  /** Checks each route as it is added (conflicts, malformed templates); the thread matches requests. */
   readonly #router = new Router();
-  /** The handlers in the order they were added: the thread names a route by its index. */
-  readonly #handlers: HttpHandler[] = [];
-  readonly #routes: RouteSpec[] = [];
+  readonly #server: Server;
   readonly #log = getLogger('monitor');
-  #thread: Worker | undefined;
-  #port: number | undefined;
-  #stopping = false;
+  #listening = false;
   #stopped: Promise<void> | undefined;
-  #restart: NodeJS.Timeout | undefined;
   #unexpectedAnswer: ((error: unknown) => HttpResponse) | undefined;
 
   constructor(config: ListenerConfig) {
     this.#config = config;
+    // Node checks header/request timeouts on this interval (30 s by default, which would let a
+    // slowloris client hold a connection for up to 30 s past its deadline).
+    const checkingInterval = Math.max(50, Math.min(1000, Math.floor(config.headers_timeout / 2)));
+    this.#server = createServer(
+      {
+        maxHeaderSize: config.max_header_size,
+        headersTimeout: config.headers_timeout,
+        requestTimeout: config.request_timeout,
+        keepAliveTimeout: config.keepalive_timeout,
+        connectionsCheckingInterval: checkingInterval,
+      },
+      (req, res) => this.#onRequest(req, res),
+    );
+    this.#server.maxHeadersCount = config.max_headers_count;
+    // Not server.maxConnections: it refuses the newcomer, so a crowd of slow clients locks probes out.
+    applyConnectionCap(this.#server, { max: config.max_connections, perAddress: config.max_connections_per_address });
+    this.#server.on('clientError', (error, socket) => this.#onClientError(error, socket));
   }
 
   /** The port actually bound (useful with `port: 0`); undefined before `start()`. */
   get port(): number | undefined {
-    return this.#port;
+    const address = this.#server.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
   }
 
   /**
    * Serves `handler` at `spec.path` for `spec.method`. Throws HttpRouteConflictError when that
-   * method and path shape are taken, TypeError for a malformed template or method. Handlers
-   * register in their constructors, before `start()`; one added later is sent to the thread and
-   * serves from its next request on.
+   * method and path shape are taken, TypeError for a malformed template or method.
    */
   addHandler(spec: RouteSpec, handler: HttpHandler): void {
     this.#router.add(spec, handler);
-    this.#routes.push(spec);
-    this.#handlers.push(handler);
-    this.#thread?.postMessage({ kind: 'route', spec } satisfies ToHttpThread);
   }
 
   /**
@@ -160,98 +157,12 @@ export class HttpServer implements Component {
 
   /** Binds the listener; a failure becomes a ListenError naming the component, address and port. */
   async start(): Promise<void> {
-    const bound = await this.#startThread(this.#config.port);
-    this.#port = bound.port;
+    const { address, port, backlog } = this.#config;
+    const bound = await listen(this.#server, { address, port, backlog }, { component: COMPONENT, portKey: PORT_KEY });
+    this.#listening = true;
+    // A listening server's later errors (EMFILE on accept) must be logged, not crash the process.
+    this.#server.on('error', (error) => this.#log.error('monitor listener error', { error: error.message }));
     this.#log.info(`monitor listening on ${formatAddress(bound.address, bound.port)}`);
-  }
-
-  /** Starts the HTTP thread on `port` and resolves once it listens. */
-  #startThread(port: number): Promise<{ address: string; port: number }> {
-    const data: HttpThreadData = { config: { ...this.#config, port }, routes: this.#routes, portKey: PORT_KEY, component: COMPONENT };
-    const thread = new Worker(THREAD_MODULE, { workerData: data, name: 'monitor-http' });
-    this.#thread = thread;
-    return new Promise((resolve, reject) => {
-      let listening = false;
-      thread.on('message', (message: FromHttpThread) => {
-        switch (message.kind) {
-          case 'listening':
-            listening = true;
-            resolve(message);
-            break;
-          case 'listen-failed':
-            reject(new ListenError(message.message, message.causeCode === undefined ? {} : { cause: Object.assign(new Error(message.causeCode), { code: message.causeCode }) }));
-            break;
-          case 'request':
-            void this.#answer(thread, message);
-            break;
-          case 'log':
-            this.#log[message.level](message.text, message.fields);
-            break;
-          case 'stopped':
-            break;
-        }
-      });
-      thread.on('error', (error) => {
-        this.#log.error('monitor HTTP thread failed', { error: describe(error) });
-        if (!listening) reject(error);
-      });
-      thread.on('exit', (code) => {
-        if (this.#thread === thread) this.#thread = undefined;
-        if (!listening) {
-          reject(new ListenError(`${COMPONENT}: the monitor HTTP thread exited (code ${code}) before it listened`));
-          return;
-        }
-        if (this.#stopping) return;
-        // Only a crash ends it unasked: the health checks must come back, on the same port.
-        this.#log.error(`monitor HTTP thread exited (code ${code}); listening again in ${RESTART_DELAY_MS} ms`);
-        this.#scheduleRestart();
-      });
-    });
-  }
-
-  #scheduleRestart(): void {
-    this.#restart = setTimeout(() => {
-      this.#restart = undefined;
-      if (this.#stopping) return;
-      this.#startThread(this.#port ?? this.#config.port).then(
-        () => this.#log.info('monitor HTTP thread listening again'),
-        (error: unknown) => {
-          this.#log.error(`monitor HTTP thread could not listen again: ${errorMessage(error)}`);
-          if (!this.#stopping) this.#scheduleRestart();
-        },
-      );
-    }, RESTART_DELAY_MS);
-    this.#restart.unref();
-  }
-
-  /** Runs the route's handler for a request from the thread and sends the answer back. */
-  async #answer(thread: Worker, message: ThreadRequest): Promise<void> {
-    const handler = this.#handlers[message.route] as HttpHandler;
-    const request: HttpRequest = {
-      method: message.method,
-      path: message.path,
-      query: new URLSearchParams(message.query),
-      pathParams: message.pathParams,
-      headers: message.headers,
-      body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
-    };
-    let answer: HttpResponse;
-    try {
-      answer = await handler(request);
-    } catch (error) {
-      const unexpected = !(error instanceof EchoError);
-      if (unexpected) {
-        this.#log.error('monitor handler failed', { path: message.path, error: describe(error) });
-      }
-      answer = unexpected && this.#unexpectedAnswer ? this.#unexpectedAnswer(error) : responseForError(error);
-    }
-    const reply: ToHttpThread = { kind: 'answer', id: message.id, status: answer.status, headers: answer.headers, body: answer.body };
-    try {
-      thread.postMessage(reply);
-    } catch (error) {
-      // The thread has ended (shutdown, or a crash being restarted): the client's connection went with it.
-      this.#log.warning('monitor response failed', { error: errorMessage(error) });
-    }
   }
 
   /** Stops accepting, closes idle keep-alive connections, and the rest after a short grace. Safe to call twice. */
@@ -261,15 +172,101 @@ export class HttpServer implements Component {
   }
 
   async #close(): Promise<void> {
-    this.#stopping = true;
-    clearTimeout(this.#restart);
-    const thread = this.#thread;
-    if (thread === undefined) return;
-    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-    thread.postMessage({ kind: 'stop' } satisfies ToHttpThread);
-    await exited;
+    if (!this.#listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    const grace = setTimeout(() => this.#server.closeAllConnections(), STOP_GRACE_MS);
+    await closed;
+    clearTimeout(grace);
+  }
+
+  #onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    // Malformed or oversized requests and timeouts: answer with a bare status line when the socket
+    // can still take it, never with details of the parser's state.
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.#handle(req, res).catch((error: unknown) => {
+      // #handle answers every error itself; reaching here means the response could not be written.
+      this.#log.warning('monitor response failed', { error: errorMessage(error) });
+      res.destroy();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // An aborted request must never surface as an unhandled 'error' event.
+    req.on('error', ignore);
+    const method = req.method ?? 'GET';
+    let url: RequestTarget;
+    try {
+      url = parseTarget(req.url ?? '');
+    } catch (error) {
+      req.resume();
+      return this.#send(req, res, responseForError(error));
+    }
+    const match = this.#router.match(method, url.pathname);
+    if (match.kind === 'not-found') {
+      req.resume();
+      return this.#send(req, res, responseForError(new HttpNotFoundError(`no handler for ${url.pathname}`)));
+    }
+    if (match.kind === 'method-not-allowed') {
+      req.resume();
+      const answer = responseForError(
+        new HttpMethodNotAllowedError(`${method} is not allowed on ${url.pathname}; allowed: ${match.allow.join(', ')}`),
+      );
+      return this.#send(req, res, { ...answer, headers: { ...answer.headers, allow: match.allow.join(', ') } });
+    }
+    let request: HttpRequest;
+    try {
+      request = {
+        method,
+        path: url.pathname,
+        query: url.query,
+        pathParams: decodeParams(match.params),
+        headers: req.headers,
+        body: await readBody(req, this.#config.max_body_size),
+      };
+    } catch (error) {
+      return this.#send(req, res, responseForError(error), true);
+    }
+    let answer: HttpResponse;
+    try {
+      answer = await match.handler(request);
+    } catch (error) {
+      const unexpected = !(error instanceof EchoError);
+      if (unexpected) {
+        this.#log.error('monitor handler failed', { path: url.pathname, error: describe(error) });
+      }
+      answer = unexpected && this.#unexpectedAnswer ? this.#unexpectedAnswer(error) : responseForError(error);
+    }
+    this.#send(req, res, answer);
+  }
+
+  #send(req: IncomingMessage, res: ServerResponse, answer: HttpResponse, close = false): void {
+    if (res.headersSent || res.destroyed) return;
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+    res.statusCode = answer.status;
+    for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+    if (!res.hasHeader('content-type')) res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.setHeader('content-length', body.length);
+    // A body we refused to read is still in flight: close rather than parse it as the next request.
+    if (close || (!req.complete && hasBody(req))) res.setHeader('connection', 'close');
+    res.end(body);
   }
 }
+
+function ignore(): void {}
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);
