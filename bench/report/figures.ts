@@ -64,6 +64,8 @@ export interface CpuShare {
  * the server in smaller batches: the run is marked so that its rates are read with care.
  */
 export const NEAR_BOUND_SHARE = 0.95;
+/** The same margin as the report says it: `5` (percent of the server's CPU). */
+export const NEAR_BOUND_MARGIN_PERCENT = Math.round((1 - NEAR_BOUND_SHARE) * 100);
 
 /** The CPU share of one run, when both sides were measured. */
 export function cpuShare(result: GeneratorResult): CpuShare | undefined {

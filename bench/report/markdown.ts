@@ -1,7 +1,7 @@
 /** The Markdown report of a run: one table of figures and ratios, then what was run and any trouble. */
 import { SCENARIOS } from '../generator/protocol.js';
 import type { Mode } from '../lib/servers.js';
-import { cpuShare, FIGURES, median, NEAR_BOUND_SHARE, TARGET_MODE, type Cell, type RunRecord } from './figures.js';
+import { cpuShare, FIGURES, median, NEAR_BOUND_MARGIN_PERCENT, TARGET_MODE, type Cell, type RunRecord } from './figures.js';
 import type { BenchReport } from './types.js';
 
 /** `1234.5` → `1,235` (with `digits` decimals). */
@@ -55,7 +55,7 @@ export function cpuLines(runs: readonly RunRecord[], modes: readonly Mode[]): st
       if (shares.length === 0) continue;
       const bound = shares.filter((s) => s.generatorBound).length;
       const near = shares.filter((s) => s.generatorNearBound).length;
-      const nearNote = near === 0 ? '' : ` (${near} within ${Math.round((1 - NEAR_BOUND_SHARE) * 100)}% of it)`;
+      const nearNote = near === 0 ? '' : ` (${near} within ${NEAR_BOUND_MARGIN_PERCENT}% of it)`;
       const ratios = shares.map((s) => s.generatorPerServer);
       const v8Shares = shares.map((s) => s.v8WorkerShare).filter((s) => s !== undefined);
       const v8 = v8Shares.length === 0 ? '—' : `${(median(v8Shares)! * 100).toFixed(1)}%`;
@@ -107,7 +107,7 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(
     'Cores each kept busy in the CPU window (the measured window; for idle, the opening of the connections). ' +
       'A run whose generator used more CPU than the server is flagged generator-bound: its rates measure the generator. ' +
-        `One whose generator came within ${Math.round((1 - NEAR_BOUND_SHARE) * 100)}% of the server's CPU is counted in parentheses: its rates may be the generator's in part.`,
+        `One whose generator came within ${NEAR_BOUND_MARGIN_PERCENT}% of the server's CPU is counted in parentheses: its rates may be the generator's in part.`,
     '',
     ...cpuLines(report.runs, modes),
   );

@@ -1,6 +1,6 @@
 /** The notes under a run's table: failures, errors, unverified bytes, span counts, generator-bound runs, background load. */
 import os from 'node:os';
-import { cpuShare, median, NEAR_BOUND_SHARE, type RunRecord } from './figures.js';
+import { cpuShare, median, NEAR_BOUND_MARGIN_PERCENT, NEAR_BOUND_SHARE, type RunRecord } from './figures.js';
 import { formatNumber } from './markdown.js';
 
 /** Everything a reader of the table should know: failures, errors, unverified bytes, span counts. */
@@ -57,7 +57,7 @@ export function notesFor(records: RunRecord[], keptDir: string | undefined): str
   const near = records.filter((r) => r.result && cpuShare(r.result)?.generatorNearBound);
   if (near.length > 0) {
     notes.push(
-      `${near.length} run(s) came within ${Math.round((1 - NEAR_BOUND_SHARE) * 100)}% of generator-bound (the generator used at least ` +
+      `${near.length} run(s) came within ${NEAR_BOUND_MARGIN_PERCENT}% of generator-bound (the generator used at least ` +
         `${NEAR_BOUND_SHARE.toFixed(2)} of the server's CPU): ` +
         near.map((r) => `${r.scenario}/${r.mode}/round ${r.round + 1}`).join(', '),
     );

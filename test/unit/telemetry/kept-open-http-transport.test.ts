@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
 import { KeptOpenHttpTransport, MAX_RESPONSE_BODY_BYTES, OtlpRequestError, type KeptOpenHttpOptions } from '../../../src/telemetry/otlp/kept-open-http-transport.js';
