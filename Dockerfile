@@ -35,5 +35,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 # Node is PID 1 unless compose adds an init (docker-compose.yml does): the service handles SIGTERM
 # itself (graceful drain), so it stops cleanly either way.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--initial-heap-size=128", "--max-semi-space-size=4", "dist/main.js"]
+ENTRYPOINT ["node", "--initial-heap-size=128", "--max-semi-space-size=8", "dist/main.js"]
 CMD ["-c", "config/container_config.yaml"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-heap-size=128 --max-semi-space-size=4
+#!/usr/bin/env -S node --initial-heap-size=128 --max-semi-space-size=8
 /** tcp-echo: argv → component list → run (userver's `DaemonMain`), or an echo worker in cluster mode. */
 import { isEchoWorker, runEchoWorker } from './cluster/worker-main.js';
 import { COMPONENTS, WORKER_COMPONENTS } from './component-list.js';

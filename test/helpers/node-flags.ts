@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './service.js';
 
-/** The flags, split, e.g. ['--initial-heap-size=128', '--max-semi-space-size=4']. */
+/** The flags, split, e.g. ['--initial-heap-size=128', '--max-semi-space-size=8']. */
 export function shippedNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { config?: { node_flags?: string } };
   const flags = pkg.config?.node_flags;
