@@ -14,6 +14,7 @@ import type { BenchReport } from '../report/types.js';
 import { renderSvg } from '../report/svg.js';
 import { MODE_DESCRIPTIONS, MODES } from '../lib/servers.js';
 import { areaOf } from '../profile-summary.js';
+import { allocationShares, NODE_OWN, renderAllocations, type HeapProfileNode } from '../report/allocations.js';
 
 test('pattern: a stream matches itself at any phase and across the period boundary', () => {
   const pattern = makePattern();
@@ -223,4 +224,36 @@ test('profile areas: our code, OpenTelemetry, Node internals, GC', () => {
   assert.equal(areaOf('file:///r/node_modules/.cache/tcp-echo-bench/server/dist/echo/connection.js', 'f'), 'tcp-echo: echo');
   assert.equal(areaOf('file:///r/dist/log/tskv.js', 'f'), 'tcp-echo: log');
   assert.equal(areaOf('file:///r/node_modules/yaml/dist/index.js', 'f'), 'package: yaml/dist');
+});
+
+/** A heap-profile node: `selfSize` bytes sampled in `fn` at `url`. */
+function heapNode(fn: string, url: string, selfSize: number, children: HeapProfileNode[] = []): HeapProfileNode {
+  return { callFrame: { functionName: fn, url, lineNumber: 0 }, selfSize, children };
+}
+
+test('allocations: each byte goes to the innermost frame of ours or a package, Node\'s own otherwise', () => {
+  const echo = 'file:///r/node_modules/.cache/tcp-echo-bench/run-1/server/dist/echo/connection.js';
+  const otel = 'file:///r/node_modules/@opentelemetry/sdk-metrics/dist/Instruments.mjs';
+  const head = heapNode('(root)', '', 0, [
+    heapNode('onconnection', 'node:net', 100, [
+      heapNode('EchoConnection', echo, 50, [
+        // Node's stream code called by ours: the echo's bytes.
+        heapNode('Readable.pipe', 'node:internal/streams/readable', 200),
+        heapNode('_record', otel, 30, [heapNode('now', '', 20)]),
+      ]),
+    ]),
+  ]);
+  const shares = allocationShares(head, 10);
+  assert.equal(shares.bytesPerConnection, 40);
+  assert.deepEqual(Object.fromEntries(shares.byArea), { [NODE_OWN]: 10, 'tcp-echo: echo': 25, OpenTelemetry: 5 });
+  assert.deepEqual(Object.fromEntries(shares.byOwner), {
+    [NODE_OWN]: 10,
+    'tcp-echo: echo: echo/connection.js EchoConnection': 25,
+    'OpenTelemetry: @opentelemetry/sdk-metrics/dist/Instruments.mjs _record': 5,
+  });
+  const text = renderAllocations(new Map([['full', shares]]), 2);
+  assert.match(text, /\| \*\*all\*\* \| \*\*40\*\* \|/);
+  assert.match(text, /\| tcp-echo: echo \| 25 \|/);
+  assert.match(text, /full: the 2 largest owners/);
+  assert.ok(!text.includes('_record'), 'only the 2 largest owners are listed');
 });
