@@ -19,6 +19,8 @@ export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
 
 // One frozen attribute object per reason, built once: observe() hashes what it is given.
 const REASON_ATTRIBUTES = {} as Record<CloseReason, Attributes>;
+/** The duration histogram's attributes: none, one frozen object for every record. */
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
 for (const reason of CLOSE_REASONS) REASON_ATTRIBUTES[reason] = Object.freeze({ reason });
 
 /** The instrument name of the connection-duration histogram. */
@@ -85,12 +87,13 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
     advice: { explicitBucketBoundaries: [...CONNECTION_DURATION_BOUNDS_S] },
   });
   const previous = stats.recordDuration;
+  // Given, so the SDK does not make an empty attributes object per record.
   // Once per connection. An unsampled connection's trace has no span id: no exemplar, no extra work.
   stats.recordDuration =
     exemplars === undefined
-      ? (seconds) => duration.record(seconds)
+      ? (seconds) => duration.record(seconds, NO_ATTRIBUTES)
       : (seconds, trace) => {
-          duration.record(seconds);
+          duration.record(seconds, NO_ATTRIBUTES);
           // `sampled` first: reading the ids of a sampled trace cuts their hex strings.
           if (trace !== undefined && trace.sampled === true) exemplars.recordSpan(seconds, trace as ExemplarSpan);
         };

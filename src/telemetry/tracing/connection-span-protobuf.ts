@@ -13,6 +13,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { hrNanosAt, hrSecondsAt } from './hr-time.js';
 import { SEND_SPAN_ID_AT, SOCK_SPAN_ID_AT, TRACE_ID_AT } from './id-pool.js';
 import { ATTR, ConnectionSpan, SPAN, type SockTrace } from './otel-connection-tracer.js';
 
@@ -200,9 +201,7 @@ class Writer {
     return true;
   }
   /** HrTime as fixed64 nanoseconds, exact beyond 2^53. */
-  time(time: readonly [number, number]): boolean {
-    const seconds = time[0];
-    const nanos = time[1];
+  time(seconds: number, nanos: number): boolean {
     if (!Number.isInteger(seconds) || !Number.isInteger(nanos) || seconds < 0 || nanos < 0 || nanos >= 1e9) return false;
     this.ensure(8);
     const a = Math.floor(seconds / 65536) * 1e9;
@@ -287,10 +286,13 @@ function writeSpan(out: Writer, span: ConnectionSpan): boolean {
   out.byte(0x30);
   out.varint((isSend ? SpanKind.INTERNAL : SpanKind.SERVER) + 1);
   out.byte(0x39);
-  if (!out.time(span.startTime)) return false;
+  // The SDK's HrTime, as its two parts (hr-time.ts): no array per time.
+  const startedAt = span.startedAtMs;
+  if (!out.time(hrSecondsAt(startedAt), hrNanosAt(startedAt))) return false;
   out.ensure(1);
   out.byte(0x41);
-  if (!out.time(span.endTime)) return false;
+  const endedAt = span.endedAtMs;
+  if (!out.time(hrSecondsAt(endedAt), hrNanosAt(endedAt))) return false;
   const info = trace.info;
   // userver's span tags (the `fd`) are inherited by child spans: `send` carries the fd too.
   if (isSend) {

@@ -42,6 +42,7 @@ import { RandomIdGenerator, type IdGenerator, type ReadableSpan, type Sampler, t
 import { performance } from 'node:perf_hooks';
 import type { BoundFields, LogFields, Logger, TskvFieldWriter } from '../../log/logger.js';
 import { bindFd, FD_PART } from '../connection-log-fields.js';
+import { hrTimeAt } from './hr-time.js';
 import { IdPool, SEND_SPAN_ID_AT, SOCK_SPAN_ID_AT, TRACE_ID_AT } from './id-pool.js';
 import type {
   ConnectionInfo,
@@ -131,27 +132,12 @@ const STATUS_UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
  * long enough to survive two young-generation collections and be promoted to the old generation;
  * built eagerly, the dozen objects of each span were promoted and collected again by the
  * old-generation collector. Built at export, they are young garbage that costs nothing to drop.
+ *
+ * A view is also its own SpanContext: the batch processor asks every ended span for it only to
+ * read the sampled flag, so no context object is made per span; the `send` span's hex id is cut
+ * from the id bytes when something reads it.
  */
-/**
- * A connection span's SpanContext. The batch processor asks every ended span for it only to read
- * its sampled flag: the `send` span's hex id is cut from the id bytes when something reads it.
- */
-class ConnectionSpanContext implements SpanContext {
-  readonly traceFlags = TraceFlags.SAMPLED;
-  readonly traceState = undefined;
-  constructor(
-    private readonly trace: SockTrace,
-    private readonly isSend: boolean,
-  ) {}
-  get traceId(): string {
-    return this.trace.traceId;
-  }
-  get spanId(): string {
-    return this.isSend ? this.trace.sendSpanId : this.trace.spanId;
-  }
-}
-
-export class ConnectionSpan implements ReadableSpan {
+export class ConnectionSpan implements ReadableSpan, SpanContext {
   constructor(
     /** @internal The connection's record (the OTLP encoder writes from it directly). */
     readonly trace: SockTrace,
@@ -170,7 +156,23 @@ export class ConnectionSpan implements ReadableSpan {
   }
 
   spanContext(): SpanContext {
-    return new ConnectionSpanContext(this.trace, this.isSend);
+    return this;
+  }
+
+  get traceId(): string {
+    return this.trace.traceId;
+  }
+
+  get spanId(): string {
+    return this.isSend ? this.trace.sendSpanId : this.trace.spanId;
+  }
+
+  get traceFlags(): number {
+    return TraceFlags.SAMPLED;
+  }
+
+  get traceState(): undefined {
+    return undefined;
   }
 
   get parentSpanContext(): SpanContext | undefined {
@@ -179,14 +181,24 @@ export class ConnectionSpan implements ReadableSpan {
     return { traceId: trace.traceId, spanId: trace.spanId, traceFlags: TraceFlags.SAMPLED, traceState: undefined };
   }
 
-  get startTime(): HrTime {
+  /** @internal The start as a `performance.now()` value (the protobuf encoder writes it from this). */
+  get startedAtMs(): number {
     const trace = this.trace;
-    return hrTime(this.isSend ? (trace.sendStartedAt as number) : trace.startedAt);
+    return this.isSend ? (trace.sendStartedAt as number) : trace.startedAt;
+  }
+
+  /** @internal The end as a `performance.now()` value. */
+  get endedAtMs(): number {
+    const trace = this.trace;
+    return this.isSend ? (trace.sendEndedAt ?? trace.endedAt) : trace.endedAt;
+  }
+
+  get startTime(): HrTime {
+    return hrTimeAt(this.startedAtMs);
   }
 
   get endTime(): HrTime {
-    const trace = this.trace;
-    return hrTime(this.isSend ? (trace.sendEndedAt ?? trace.endedAt) : trace.endedAt);
+    return hrTimeAt(this.endedAtMs);
   }
 
   get duration(): HrTime {

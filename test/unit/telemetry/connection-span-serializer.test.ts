@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -129,11 +130,15 @@ describe('one-pass OTLP (JSON and protobuf) for connection spans', () => {
 
   it('writes times (leading zeros in the nanoseconds, 64-bit nanoseconds) as the SDK does', () => {
     const [span] = connectionSpans(resource, [CASES[2]]);
-    // The same span with other times: its fields are read-only views, so the times are shadowed.
+    // The same span with other times: its fields are read-only views, so the clock values they
+    // come from are shadowed, picked so the nanoseconds part starts with zeros and ends near 1e9.
+    const toNextSecond = 1000 - (performance.timeOrigin % 1000);
     const shifted = Object.create(span as object, {
-      startTime: { value: [1_700_000_000, 5] },
-      endTime: { value: [1_700_000_001, 999_999_999] },
+      startedAtMs: { value: 86_400_000 + toNextSecond + 0.000_005 },
+      endedAtMs: { value: 86_401_000 + toNextSecond - 0.000_001 },
     }) as ReadableSpan;
+    assert.ok(shifted.startTime[1] < 1000, `start nanoseconds ${shifted.startTime[1]}`);
+    assert.ok(shifted.endTime[1] > 999_999_000, `end nanoseconds ${shifted.endTime[1]}`);
     assert.equal(encodeConnectionSpans([shifted]), text(JsonTraceSerializer.serializeRequest([shifted])));
     assert.ok(Buffer.from(encodeConnectionSpansProtobuf([shifted])!).equals(Buffer.from(ProtobufTraceSerializer.serializeRequest([shifted])!)));
   });
