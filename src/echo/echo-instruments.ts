@@ -19,9 +19,10 @@ export const CONNECTION_DURATION_BOUNDS_S: readonly number[] = [
 
 // One frozen attribute object per reason, built once: observe() hashes what it is given.
 const REASON_ATTRIBUTES = {} as Record<CloseReason, Attributes>;
-/** The duration histogram's attributes: none, one frozen object for every record. */
-const NO_ATTRIBUTES: Attributes = Object.freeze({});
 for (const reason of CLOSE_REASONS) REASON_ATTRIBUTES[reason] = Object.freeze({ reason });
+
+/** The duration histogram's attributes, none: given, so the SDK makes no empty object per record. */
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /** The instrument name of the connection-duration histogram. */
 export const CONNECTION_DURATION = 'tcp-echo.connection.duration_seconds';
@@ -87,7 +88,6 @@ export function registerEchoInstruments(meter: Meter, stats: EchoStats, exemplar
     advice: { explicitBucketBoundaries: [...CONNECTION_DURATION_BOUNDS_S] },
   });
   const previous = stats.recordDuration;
-  // Given, so the SDK does not make an empty attributes object per record.
   // Once per connection. An unsampled connection's trace has no span id: no exemplar, no extra work.
   stats.recordDuration =
     exemplars === undefined
