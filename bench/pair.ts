@@ -8,8 +8,10 @@
  * `npm run bench` stays the instrument for the absolute figures and the targets.
  *
  * Usage: `npm run bench:pair -- --a bare --b full [--scenario connrate|pingpong|throughput] [--pairs 5]
- *   [--b-main DIR/dist/main.js] [--a-node-flags=F] [--b-node-flags=F] [--loops 8] [--warmup S (connrate 8, else 2)] [--duration 4]`.
- * `--a-node-flags` / `--b-node-flags` (space-separated, the = form) replace that side's `node` flags
+ *   [--b-main DIR/dist/main.js] [--a-node-flags=F] [--b-node-flags=F] [--a-more-node-flags=F] [--b-more-node-flags=F]
+ *   [--loops 8] [--warmup S (connrate 8, else 2)] [--duration 4]`.
+ * `--a-more-node-flags` / `--b-more-node-flags` (space-separated, the = form) add `node` flags after
+ * that side's own, e.g. a preload; `--a-node-flags` / `--b-node-flags` replace that side's `node` flags
  * (tcp-echo's shipped ones, package.json config.node_flags, or none for the bare echo), so a V8
  * setting's trade-off can be paired. The figure compared is the server's CPU per operation: per connection (connrate), per request (pingpong), per GB (throughput);
  * each side runs half of `npm run bench`'s connections (`--loops` for connrate).
@@ -41,6 +43,10 @@ const COST: Partial<Record<Scenario, { unit: string; of: (r: GeneratorResult) =>
   throughput: { unit: 's/GB', of: (r) => r.cpuPerGB, rate: (r) => `${Math.round(r.mbPerSec)} MB/s` },
 };
 
+function flagsText(flags: readonly string[]): string {
+  return ` [${flags.length === 0 ? 'no node flags' : flags.join(' ')}]`;
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const a = modeFlag(stringFlag(flags, 'a', 'bare'), 'a');
@@ -49,11 +55,10 @@ async function main(): Promise<void> {
   const loops = numberFlag(flags, 'loops', 8, 1);
   const duration = numberFlag(flags, 'duration', 4, 0.5);
   const bMain = flags.get('b-main');
-  const sideFlags = (side: 'a' | 'b'): string[] | undefined => {
-    const given = flags.get(`${side}-node-flags`);
+  const listFlagOf = (name: string): string[] | undefined => {
+    const given = flags.get(name);
     return typeof given === 'string' ? given.split(/\s+/).filter(Boolean) : undefined;
   };
-  const nodeFlags = { a: sideFlags('a'), b: sideFlags('b') };
   const scenario = stringFlag(flags, 'scenario', 'connrate') as Scenario;
   // As in `npm run bench`: connection churn is measured once V8 has compiled the per-connection code.
   const warmup = numberFlag(flags, 'warmup', scenario === 'connrate' ? 8 : 2);
@@ -67,6 +72,14 @@ async function main(): Promise<void> {
   const parsed = parseSettings(['--scenarios', scenario, '--connrate-loops', String(loops), '--warmup', String(warmup), '--connrate-warmup', String(warmup), '--duration', String(duration)]);
   if (parsed === undefined) throw new Error('unreachable: no --help given');
   const { settings } = parsed;
+  // Each side's node flags as its server gets them: its own (tcp-echo's shipped ones, none for the
+  // bare echo) or the replacement given, then the additions. Printed in full, so a replacement
+  // that drops a shipped flag shows.
+  const sideFlags = (side: 'a' | 'b'): string[] => [
+    ...(listFlagOf(`${side}-node-flags`) ?? ((side === 'a' ? a : b) === 'bare' ? [] : settings.serverNodeFlags)),
+    ...(listFlagOf(`${side}-more-node-flags`) ?? []),
+  ];
+  const nodeFlags = { a: sideFlags('a'), b: sideFlags('b') };
   // Two servers share the load of one benchmark run.
   settings.pingpong.connections = Math.max(1, Math.round(settings.pingpong.connections / 2));
   settings.throughput.connections = Math.max(1, Math.round(settings.throughput.connections / 2));
@@ -81,7 +94,7 @@ async function main(): Promise<void> {
   const sink = await startSink(benchJs, workDir, pinning.load);
   const ratios: number[] = [];
   const costs: Record<'a' | 'b', number[]> = { a: [], b: [] };
-  process.stdout.write(`paired ${scenario}, ${scenario === 'connrate' ? `${loops} loops` : `${settings[scenario].connections} connections`} each, ${warmup} s warm-up, ${duration} s window; B = ${b}${typeof bMain === 'string' ? ` (${bMain})` : ''}${nodeFlags.b ? ` [${nodeFlags.b.join(' ')}]` : ''}, A = ${a}${nodeFlags.a ? ` [${nodeFlags.a.join(' ')}]` : ''}\n`);
+  process.stdout.write(`paired ${scenario}, ${scenario === 'connrate' ? `${loops} loops` : `${settings[scenario].connections} connections`} each, ${warmup} s warm-up, ${duration} s window; B = ${b}${typeof bMain === 'string' ? ` (${bMain})` : ''}${flagsText(nodeFlags.b)}, A = ${a}${flagsText(nodeFlags.a)}\n`);
   try {
     for (let i = 0; i < pairs; i++) {
       // Odd pairs start B first (and give it the first port).
@@ -97,7 +110,7 @@ async function main(): Promise<void> {
             workDir,
             sinkPort: sink.port,
             label: `pair${i + 1}-${side}`,
-            nodeFlags: nodeFlags[side] ?? settings.serverNodeFlags,
+            nodeFlags: nodeFlags[side],
             bareNodeFlags: nodeFlags[side],
             cores: pinning.server,
           });
