@@ -5,12 +5,10 @@
  * echoes, so it imports echo, never the reverse.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');
+import { SRC, sourceFiles } from '../../helpers/source-files.js';
 
 /** What each top-level folder (or file) of src/ may import, besides itself and `errors.ts`. */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
@@ -28,14 +26,6 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'component-list.ts': ['cluster', 'components', 'log', 'monitor', 'telemetry'],
   'main.ts': ['cluster', 'component-list.ts', 'components', 'runtime'],
 };
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') ? [full] : [];
-  });
-}
 
 /** The top-level folder (or file) of src/ a path belongs to. */
 function area(file: string): string {

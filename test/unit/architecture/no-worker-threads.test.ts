@@ -7,20 +7,10 @@
  * on the source until every launcher gives the flag on the command line.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') ? [full] : [];
-  });
-}
+import { SRC, sourceFiles } from '../../helpers/source-files.js';
 
 /** Whether `text` loads worker_threads: a static or dynamic import, or a require. */
 function loadsWorkerThreads(text: string): boolean {
